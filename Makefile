@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kernel::sg: a Rust scatter-gather table API, overlaid onto a real Linux tree.
+#
+#   make run     build the kernel, boot it in QEMU and show kernel::sg at work
+#   make test    everything that must pass; ends with "N passed, N failed"
+#
+# Knobs (make VAR=value):
+#   KERNEL=7.2        Debian linux-source-$(KERNEL) to build against
+#   KERNEL_DEB=...    exact Debian version of it (default: the pinned one below)
+#   KDIR=/path        your own kernel tree instead (the overlay edits it in place)
+#   CACHE=...         downloads, toolchain pieces, kernel trees and builds
+#   OUT=...           logs and results of test/run
+#   KVM=1             boot with KVM instead of TCG (hangs under nested virtualisation)
+
+CACHE      ?= $(HOME)/.cache/kernel-sg
+KERNEL     ?= 7.2
+KERNEL_DEB_7.2 := 7.2.12-1~bpo13+1
+KERNEL_DEB ?= $(KERNEL_DEB_$(KERNEL))
+OUT        ?= $(CURDIR)/out
+KVM        ?= 0
+JOBS       ?= $(shell nproc)
+
+ifeq ($(origin KDIR),undefined)
+KDIR       := $(CACHE)/src/linux-$(KERNEL)
+BUILD      ?= $(CACHE)/build/linux-$(KERNEL)
+KERNEL_SRC := kernel-src
+else
+KDIR       := $(abspath $(KDIR))
+BUILD      ?= $(CACHE)/build/kdir-$(shell printf '%s' '$(KDIR)' | sha1sum | cut -c1-12)
+KERNEL_SRC :=
+endif
+
+export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS
+SCRIPTS := $(CURDIR)/scripts
+
+.PHONY: all deps kernel-src overlay build test run clean help
+all: help
+
+help:
+	@sed -n '3,16s/^# \{0,1\}//p' Makefile
+
+deps:
+	@$(SCRIPTS)/deps.sh
+
+kernel-src: deps
+	@$(SCRIPTS)/kernel-src.sh
+
+overlay: $(KERNEL_SRC)
+	@$(SCRIPTS)/overlay.py
+
+build: deps overlay
+	@$(SCRIPTS)/build.sh
+
+test: build
+	@$(SCRIPTS)/test.sh
+
+run: build
+	@$(SCRIPTS)/run.sh
+
+clean:
+	rm -rf $(OUT) $(CACHE)/build

@@ -1,0 +1,14 @@
+
+__rust_helper void rust_helper_dma_sync_sgtable_for_cpu(struct device *dev,
+							struct sg_table *sgt,
+							enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_cpu(dev, sgt, dir);
+}
+
+__rust_helper void rust_helper_dma_sync_sgtable_for_device(struct device *dev,
+							   struct sg_table *sgt,
+							   enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_device(dev, sgt, dir);
+}

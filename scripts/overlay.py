@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Put kernel::sg into the kernel tree $KDIR: copy our files, make the few edits.
+
+Idempotent. New files are copied only when their content differs (so Kbuild rebuilds only
+what changed). Each edit to an existing kernel file is re-applied to a pristine copy of that
+file kept under $CACHE, so changing a snippet here never stacks a second copy in the tree; a
+tree that already carries an edit (e.g. one that applied our patch series) is left alone.
+"""
+
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+KDIR = Path(os.environ["KDIR"])
+STATE = Path(os.environ["CACHE"]) / "overlay" / hashlib.sha1(str(KDIR).encode()).hexdigest()[:12]
+
+# Our new kernel files, mirrored at the same paths in the tree.
+NEW_FILES = ["rust/kernel", "samples/rust", "Documentation/rust"]
+
+
+def snippet(path):
+    return (REPO / "edits" / path).read_text()
+
+
+# (file, text, where, anchor): insert `text` before/after the line matching `anchor`
+# ("last" picks the last such line), or append it ("end").
+EDITS = [
+    ("rust/kernel/lib.rs", "pub mod sg;\n", "after", r"pub mod seq_file;"),
+    ("rust/bindings/bindings_helper.h", "#include <kunit/device.h>\n", "before", r"#include <kunit/test.h>"),
+    ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
+    ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
+    ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),
+]
+
+
+def die(msg):
+    sys.exit(f"error: overlay: {msg}")
+
+
+def sha(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def write_if_changed(path, text):
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
+def apply(name, text, add, where, anchor):
+    if add in text:
+        return text
+    if where == "end":
+        return text + add
+    lines = text.splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if re.fullmatch(anchor, line.rstrip("\n"))]
+    if not hits:
+        die(f"{name}: no line matches '{anchor}'; this kernel tree differs from what the overlay expects")
+    i = hits[-1] if where.endswith("last") else hits[0]
+    i += 1 if where == "after" else 0
+    return "".join(lines[:i]) + add + "".join(lines[i:])
+
+
+def edit(name, edits):
+    path = KDIR / name
+    if not path.exists():
+        die(f"{name} is missing from {KDIR}: is KDIR a Linux 7.x tree?")
+    current = path.read_text()
+    pristine_file = STATE / (name + ".pristine")
+    written_file = STATE / (name + ".written")
+    pristine = pristine_file.read_text() if pristine_file.exists() else None
+    written = written_file.read_text() if written_file.exists() else None
+    # Trust the pristine copy only if the tree still holds it or what we last wrote.
+    if pristine is None or sha(current) not in (sha(pristine), written):
+        pristine = current
+        write_if_changed(pristine_file, pristine)
+    text = pristine
+    for add, where, anchor in edits:
+        text = apply(name, text, add, where, anchor)
+    changed = write_if_changed(path, text)
+    write_if_changed(written_file, sha(text))
+    return changed
+
+
+def main():
+    if not (KDIR / "Makefile").exists() or not (KDIR / "rust").is_dir():
+        die(f"{KDIR} is not a kernel tree with Rust support (no Makefile or rust/)")
+    copied = 0
+    for top in NEW_FILES:
+        for src in sorted((REPO / top).rglob("*")):
+            if src.is_file():
+                copied += write_if_changed(KDIR / src.relative_to(REPO), src.read_text())
+    by_file = {}
+    for name, add, where, anchor in EDITS:
+        by_file.setdefault(name, []).append((add, where, anchor))
+    edited = sum(edit(name, edits) for name, edits in by_file.items())
+    print(f"==> overlay: {copied} file(s) copied, {edited} file(s) edited in {KDIR}", file=sys.stderr)
+
+
+main()
