@@ -1,3 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Scatter-gather tables for DMA.
+//! Scatter-gather tables for DMA, with their mapping state checked at run time.
+//!
+//! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+//!
+//! A driver hands memory that is not physically contiguous to a device through a
+//! `struct sg_table`: a list of (page, offset, length) entries for the CPU which, once mapped
+//! for a device, also holds (DMA address, length) segments for the device.
+//!
+//! [`SgTable`] is one movable, non-generic type for all of them, so that a driver can keep tables
+//! of different origins in one plain field (say a `KVec<SgTable<'static>>`), without generics or
+//! pinning. A table has
+//!
+//! - a source: a table someone else made and keeps (e.g. DRM GEM shmem, wrapped with the
+//!   `unsafe` [`SgTable::from_raw_mapped`] or, keeping its owner alive,
+//!   [`SgTable::from_owner_mapped`]), or one we allocate over memory we own (e.g. a [`VVec`]
+//!   firmware image, with the safe [`SgTable::new`]);
+//! - a [`State`]: [`State::Unmapped`], [`State::Borrowed`] (mapped by its owner) or
+//!   [`State::Managed`] (mapped by us, for one device and direction).
+//!
+//! Transitions ([`SgTable::map`], [`SgTable::unmap`]) and the operations that need a mapping
+//! ([`SgTable::dma_iter`], [`SgTable::sync_for_cpu`], [`SgTable::sync_for_device`]) check the
+//! state when called and return `EINVAL`, changing nothing, when it does not allow them. A
+//! mapping we made is kept in a [`Devres`](crate::devres::Devres): it never outlives the
+//! binding of its device to the driver.
+//!
+//! This is an alternative to [`kernel::scatterlist`](crate::scatterlist), whose type states make
+//! the type of a table depend on where it comes from.
+
+mod iter;
+mod state;
+mod table;
+
+pub use self::{
+    iter::{
+        CpuIter,
+        CpuSegment,
+        DmaIter,
+        DmaSegment, //
+    },
+    state::{
+        Mapping,
+        State, //
+    },
+    table::{
+        Pages,
+        SgTable, //
+    },
+};
+
+#[cfg(CONFIG_RUST_SG_KUNIT_TEST)]
+mod tests;

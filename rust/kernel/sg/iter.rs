@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Iterators over the entries of an [`SgTable`](super::SgTable): the CPU view and the DMA view.
+//!
+//! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+//!
+//! Both walk the C list the way `sg_next()` does, inline: the per-entry step is a few loads,
+//! not a call into a helper.
+
+use crate::{
+    bindings,
+    dma::DmaAddress,
+    page::BorrowedPage,
+    prelude::*, //
+};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+
+/// `sg_next()`: the entry after `sg`, following a chain link; `None` after the last entry.
+///
+/// # Safety
+///
+/// `sg` points to a valid entry of an initialised scatterlist.
+#[inline(always)]
+unsafe fn sg_next(sg: NonNull<bindings::scatterlist>) -> Option<NonNull<bindings::scatterlist>> {
+    // CAST: The `SG_*` constants are small flag values of `page_link`, an `unsigned long`.
+    const CHAIN: usize = bindings::SG_CHAIN as usize;
+    const END: usize = bindings::SG_END as usize;
+
+    // SAFETY: `sg` is valid by the safety requirements.
+    if unsafe { sg.as_ref() }.page_link & END != 0 {
+        return None;
+    }
+    // SAFETY: An entry that is not the last one is followed by another entry or a chain link in
+    // the same array.
+    let next = unsafe { sg.add(1) };
+    // SAFETY: `next` is valid, see above.
+    let link = unsafe { next.as_ref() }.page_link;
+    if link & CHAIN != 0 {
+        // CAST: A chain link holds the address of the next array of entries.
+        NonNull::new((link & !(CHAIN | END)) as *mut bindings::scatterlist)
+    } else {
+        Some(next)
+    }
+}
+
+/// Walks the first `left` entries of a scatterlist.
+///
+/// # Invariants
+///
+/// If `left > 0`, `sg` is `Some` and points to a valid entry with at least `left - 1` valid
+/// entries after it, for the lifetime `'a`.
+struct Walk<'a> {
+    sg: Option<NonNull<bindings::scatterlist>>,
+    left: usize,
+    _table: PhantomData<&'a bindings::sg_table>,
+}
+
+impl<'a> Walk<'a> {
+    /// Walks `count` entries from `sgl`.
+    ///
+    /// # Safety
+    ///
+    /// If `count > 0`, `sgl` points to the first of at least `count` valid entries of an
+    /// initialised scatterlist that stays valid and unchanged for `'a`.
+    #[inline]
+    unsafe fn new(sgl: *mut bindings::scatterlist, count: c_uint) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self {
+            sg: NonNull::new(sgl),
+            // CAST: `c_uint` always fits in `usize` on the architectures Linux supports.
+            left: count as usize,
+            _table: PhantomData,
+        }
+    }
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = &'a bindings::scatterlist;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let sg = self.sg?;
+        self.left -= 1;
+        if self.left > 0 {
+            // SAFETY: `sg` is valid by the type invariants.
+            // INVARIANT: `sg` had `left` valid entries after it, so its successor has `left - 1`.
+            self.sg = unsafe { sg_next(sg) };
+        }
+        // SAFETY: `sg` is valid and unchanged for `'a` by the type invariants.
+        Some(unsafe { sg.as_ref() })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+/// One DMA segment of a mapped table: an address and a length as the device sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaSegment {
+    address: DmaAddress,
+    len: u32,
+}
+
+impl DmaSegment {
+    /// Returns the DMA address the device should use for this segment (`sg_dma_address()`).
+    #[inline]
+    pub fn dma_address(&self) -> DmaAddress {
+        self.address
+    }
+
+    /// Returns the length of this segment in bytes (`sg_dma_len()`).
+    #[inline]
+    pub fn dma_len(&self) -> u32 {
+        self.len
+    }
+}
+
+/// An [`Iterator`] over the [`DmaSegment`]s of a mapped table (`for_each_sgtable_dma_sg()`).
+///
+/// It yields the first `nents` entries and stops early at an entry of length zero. The state of
+/// the table is checked once, when the iterator is made: if the device is unbound while it runs,
+/// the addresses it yields afterwards are stale (but reading them stays memory safe).
+pub struct DmaIter<'a>(Walk<'a>);
+
+impl<'a> DmaIter<'a> {
+    /// Iterates over the DMA view of `sgt`.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` points to an initialised `struct sg_table` that is mapped for DMA and stays valid
+    /// and unchanged for `'a`.
+    #[inline]
+    pub(super) unsafe fn new(sgt: NonNull<bindings::sg_table>) -> Self {
+        // SAFETY: `sgt` is valid by the safety requirements.
+        let sgt = unsafe { sgt.as_ref() };
+        // SAFETY: A mapped table has `nents` valid entries from `sgl`, unchanged for `'a`.
+        Self(unsafe { Walk::new(sgt.sgl, sgt.nents) })
+    }
+}
+
+impl Iterator for DmaIter<'_> {
+    type Item = DmaSegment;
+
+    #[inline]
+    fn next(&mut self) -> Option<DmaSegment> {
+        let sg = self.0.next()?;
+        #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+        let len = sg.dma_length;
+        #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
+        let len = sg.length;
+        if len == 0 {
+            self.0.left = 0;
+            return None;
+        }
+        Some(DmaSegment {
+            address: sg.dma_address,
+            len,
+        })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+/// One CPU segment of a table: a run of memory starting `offset` bytes into `page`.
+///
+/// A segment may span several physically contiguous pages; `page` is the first one.
+pub struct CpuSegment<'a> {
+    page: BorrowedPage<'a>,
+    offset: usize,
+    len: usize,
+}
+
+impl<'a> CpuSegment<'a> {
+    /// Returns the first page of this segment (`sg_page()`).
+    #[inline]
+    pub fn page(&self) -> &BorrowedPage<'a> {
+        &self.page
+    }
+
+    /// Returns the offset of the segment in its first page, in bytes.
+    #[inline]
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Returns the length of the segment in bytes.
+    #[inline]
+    #[expect(clippy::len_without_is_empty, reason = "a segment is never empty")]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// An [`Iterator`] over the [`CpuSegment`]s of a table (`for_each_sgtable_sg()`).
+///
+/// It yields all `orig_nents` entries, whatever the mapping state.
+pub struct CpuIter<'a>(Walk<'a>);
+
+impl<'a> CpuIter<'a> {
+    /// Iterates over the CPU view of `sgt`.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` points to an initialised `struct sg_table` whose entries and pages stay valid and
+    /// unchanged for `'a`.
+    #[inline]
+    pub(super) unsafe fn new(sgt: NonNull<bindings::sg_table>) -> Self {
+        // SAFETY: `sgt` is valid by the safety requirements.
+        let sgt = unsafe { sgt.as_ref() };
+        // SAFETY: An initialised table has `orig_nents` valid entries from `sgl`.
+        Self(unsafe { Walk::new(sgt.sgl, sgt.orig_nents) })
+    }
+}
+
+impl<'a> Iterator for CpuIter<'a> {
+    type Item = CpuSegment<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<CpuSegment<'a>> {
+        // CAST: The low bits of `page_link` are flags; the rest is the `struct page` address.
+        const FLAGS: usize = (bindings::SG_CHAIN | bindings::SG_END) as usize;
+
+        let sg = self.0.next()?;
+        // CAST: `page_link` holds a `struct page *` (`sg_page()`).
+        let page = NonNull::new((sg.page_link & !FLAGS) as *mut bindings::page)?;
+        Some(CpuSegment {
+            // SAFETY: The pages of the table stay valid for `'a` by the safety requirements of
+            // `CpuIter::new`.
+            page: unsafe { BorrowedPage::from_raw(page) },
+            // CAST: `c_uint` always fits in `usize`.
+            offset: sg.offset as usize,
+            len: sg.length as usize,
+        })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit tests for [`kernel::sg`](crate::sg), run on a device of the KUnit bus.
+//!
+//! Every source (borrowed by reference, borrowed with a kept owner, owned) is taken through
+//! every state, and every operation is tried in each: what must fail fails with the right error
+//! and leaves the state as it was. DMA-API debug, when enabled, checks the mappings themselves.
+
+#[macros::kunit_tests(rust_kernel_sg)]
+mod kunit {
+    use crate::{
+        bindings,
+        device::{
+            Bound,
+            Device,
+            Normal, //
+        },
+        dma::DataDirection,
+        error::from_err_ptr,
+        page::{
+            AsPageIter,
+            Page,
+            PAGE_SIZE, //
+        },
+        prelude::*,
+        sg::{
+            SgTable,
+            State, //
+        },
+        sync::Arc,
+    };
+    use core::ptr::NonNull;
+
+    /// A device on the KUnit bus, bound to a stub driver, with a 32-bit DMA mask.
+    ///
+    /// KUnit unregisters it when the test ends, unless [`TestDevice::unregister`] did.
+    struct TestDevice(NonNull<bindings::device>);
+
+    impl TestDevice {
+        fn new(name: &CStr) -> Result<Self> {
+            // SAFETY: Always safe to call; we run inside a KUnit test, so it is not NULL.
+            let test = unsafe { bindings::kunit_get_current_test() };
+            // SAFETY: `test` is the running test and `name` a C string, which KUnit copies.
+            let dev = from_err_ptr(unsafe { bindings::kunit_device_register(test, name.as_char_ptr()) })?;
+            Ok(Self(NonNull::new(dev).ok_or(ENODEV)?))
+        }
+
+        fn bound(&self) -> &Device<Bound> {
+            // SAFETY: `kunit_device_register()` returned a registered device bound to its stub
+            // driver; it stays bound until `unregister()` consumes `self`, or the test ends,
+            // after every borrow of `self` is gone.
+            unsafe { Device::<Normal>::from_raw(self.0.as_ptr()).as_bound() }
+        }
+
+        /// Unbinds and unregisters the device now.
+        fn unregister(self) {
+            // SAFETY: `self.0` was registered by `kunit_device_register()` in the current test
+            // and is unregistered only here, once, consuming `self`.
+            unsafe { bindings::kunit_device_unregister(bindings::kunit_get_current_test(), self.0.as_ptr()) };
+        }
+    }
+
+    /// A vmalloc buffer of `pages` pages filled with a pattern.
+    fn buffer(pages: usize, seed: u8) -> Result<VVec<u8>> {
+        let size = pages * PAGE_SIZE;
+        let mut buf = VVec::with_capacity(size, GFP_KERNEL)?;
+        buf.resize(size, 0, GFP_KERNEL)?;
+        for (i, b) in buf.iter_mut().enumerate() {
+            // CAST: Truncation wanted: a repeating pattern.
+            *b = (i as u8) ^ seed;
+        }
+        Ok(buf)
+    }
+
+    /// The state of `t` as a name, with a revoked mapping told apart.
+    fn state(t: &SgTable<'_>) -> &'static str {
+        match t.state() {
+            State::Unmapped => "unmapped",
+            State::Borrowed => "borrowed",
+            State::Managed(m) if m.is_live() => "managed",
+            State::Managed(_) => "revoked",
+        }
+    }
+
+    /// What every operation that must not change the state returned, and the state afterwards.
+    #[derive(PartialEq, Debug)]
+    struct Ops {
+        dma: Result,
+        sync: [Result; 2],
+        cpu_bytes: usize,
+        state: &'static str,
+    }
+
+    fn ops(t: &SgTable<'_>) -> Ops {
+        let dma = t.dma_iter().map(|_| ());
+        let nents = t.nents().map(|_| ());
+        Ops {
+            // DMA iteration and `nents()` check the same thing; report a disagreement.
+            dma: if dma == nents { dma } else { Err(EDOM) },
+            sync: [t.sync_for_cpu(), t.sync_for_device()],
+            cpu_bytes: t.cpu_iter().map(|seg| seg.len()).sum(),
+            state: state(t),
+        }
+    }
+
+    fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> Ops {
+        Ops {
+            dma,
+            sync: [sync, sync],
+            cpu_bytes,
+            state,
+        }
+    }
+
+    /// `Iterator::collect()` into a [`KVec`].
+    fn collect<T>(iter: impl Iterator<Item = T>) -> Result<KVec<T>> {
+        let mut v = KVec::new();
+        for x in iter {
+            v.push(x, GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// The DMA bytes of a table, through the one code path any table takes.
+    fn dma_bytes(t: &SgTable<'_>) -> Result<usize> {
+        Ok(t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum())
+    }
+
+    #[test]
+    fn owned_every_state() -> Result {
+        use DataDirection::{
+            FromDevice,
+            ToDevice, //
+        };
+        let dev = TestDevice::new(c"rust-sg-owned")?;
+        let dev2 = TestDevice::new(c"rust-sg-owned-2")?;
+        let size = 8 * PAGE_SIZE;
+        let mut t = SgTable::new(buffer(8, 1)?, GFP_KERNEL)?;
+
+        // Unmapped: no DMA view, nothing to unmap or sync.
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(state(&t), "unmapped");
+        assert_eq!(t.direction(), None);
+
+        // Unmapped -> Managed.
+        assert_eq!(t.map(dev.bound(), ToDevice), Ok(()));
+        assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+        assert_eq!(t.direction(), Some(ToDevice));
+        assert!(t.is_mapped());
+        assert_eq!(dma_bytes(&t), Ok(size));
+
+        // Managed: a second map is refused and changes nothing.
+        assert_eq!(t.map(dev.bound(), FromDevice), Err(EINVAL));
+        assert_eq!(t.map(dev2.bound(), ToDevice), Err(EINVAL));
+        assert_eq!(t.direction(), Some(ToDevice));
+        assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+
+        // Managed -> Unmapped, and the second unmap is refused.
+        assert_eq!(t.unmap(), Ok(()));
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert!(!t.is_mapped());
+
+        // Remapping for another device and direction works.
+        assert_eq!(t.map(dev2.bound(), FromDevice), Ok(()));
+        assert_eq!(t.direction(), Some(FromDevice));
+        if let State::Managed(m) = t.state() {
+            assert_eq!(m.device().as_raw(), dev2.bound().as_raw());
+        }
+        assert_eq!(dma_bytes(&t), Ok(size));
+
+        // Dropping a managed table unmaps it; DMA-API debug reports a leaked mapping at unbind.
+        drop(t);
+        Ok(())
+    }
+
+    #[test]
+    fn borrowed_every_state() -> Result {
+        let dev = TestDevice::new(c"rust-sg-borrowed")?;
+        let size = 4 * PAGE_SIZE;
+        let mut owner = SgTable::new(buffer(4, 2)?, GFP_KERNEL)?;
+
+        // SAFETY: `owner` outlives `t`, and nobody maps or changes it while `t` lives.
+        let mut t = unsafe { SgTable::from_raw(owner.as_raw()) };
+        assert_eq!(t.as_raw(), owner.as_raw());
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        // Not ours to write, so not ours to map.
+        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        // Dropping it frees nothing: the owner still works.
+        drop(t);
+        assert_eq!(ops(&owner), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+
+        // The owner maps its table (like DRM GEM shmem) and lends it out mapped.
+        owner.map(dev.bound(), DataDirection::Bidirectional)?;
+        // SAFETY: `owner` outlives `t` and keeps the table mapped and unchanged meanwhile.
+        let mut t = unsafe { SgTable::from_raw_mapped(owner.as_raw()) };
+        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
+        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(t.direction(), None);
+        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
+        let mut ours = t.dma_iter()?;
+        for seg in owner.dma_iter()? {
+            assert_eq!(ours.next(), Some(seg));
+        }
+        assert_eq!(ours.next(), None);
+        // Dropping the borrowed view does not unmap the owner's mapping.
+        drop(t);
+        assert_eq!(ops(&owner), expect(Ok(()), Ok(()), size, "managed"));
+        Ok(())
+    }
+
+    #[test]
+    fn kept_owner_every_state() -> Result {
+        let dev = TestDevice::new(c"rust-sg-kept")?;
+        let size = 3 * PAGE_SIZE;
+
+        let owner = Arc::new(SgTable::new(buffer(3, 3)?, GFP_KERNEL)?, GFP_KERNEL)?;
+        let raw = owner.as_raw();
+        // SAFETY: The `Arc` keeps the table alive, and nobody maps or changes it.
+        let mut t = unsafe { SgTable::from_owner(owner.clone(), raw, GFP_KERNEL) }?;
+        // The kept owner, not `owner`, now keeps the table alive.
+        drop(owner);
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        drop(t);
+
+        let mut mapped = SgTable::new(buffer(3, 4)?, GFP_KERNEL)?;
+        mapped.map(dev.bound(), DataDirection::FromDevice)?;
+        let owner = Arc::new(mapped, GFP_KERNEL)?;
+        let raw = owner.as_raw();
+        // SAFETY: The `Arc` keeps the table alive and mapped (the device stays bound), and
+        // nobody changes it.
+        let mut t = unsafe { SgTable::from_owner_mapped(owner, raw, GFP_KERNEL) }?;
+        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
+        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
+        assert_eq!(dma_bytes(&t), Ok(size));
+        // Dropping `t` drops the last `Arc`, which unmaps and frees the owner's table.
+        drop(t);
+
+        // SAFETY: A NULL table is refused before anything is kept.
+        let null = unsafe { SgTable::from_owner((), core::ptr::null_mut(), GFP_KERNEL) };
+        assert_eq!(null.err(), Some(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn empty_buffers_are_refused() {
+        assert_eq!(SgTable::new(VVec::<u8>::new(), GFP_KERNEL).err(), Some(EINVAL));
+        assert_eq!(SgTable::new(KVec::<Page>::new(), GFP_KERNEL).err(), Some(EINVAL));
+    }
+
+    #[test]
+    fn mapped_entries_match_a_c_walk() -> Result {
+        let dev = TestDevice::new(c"rust-sg-walk")?;
+        let pages = 16;
+        let size = pages * PAGE_SIZE;
+        let mut buf = buffer(pages, 5)?;
+        let mut buf_pages = KVec::new();
+        for page in buf.page_iter() {
+            buf_pages.push(page.as_ptr(), GFP_KERNEL)?;
+        }
+        let t = SgTable::new_mapped(dev.bound(), buf, DataDirection::ToDevice, GFP_KERNEL)?;
+        let sgt = t.as_raw();
+
+        // The DMA view against `for_each_sgtable_dma_sg()` written out with the C helpers.
+        // SAFETY: `sgt` is valid and mapped while `t` lives.
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+        assert!(nents > 0);
+        assert_eq!(t.nents(), Ok(nents as usize));
+        let mut ours = t.dma_iter()?;
+        let mut total = 0usize;
+        for _ in 0..nents {
+            // SAFETY: `sg` is one of the `nents` mapped entries of `sgt`.
+            let (addr, len) = unsafe { (bindings::sg_dma_address(sg), bindings::sg_dma_len(sg)) };
+            let seg = ours.next().ok_or(ENOENT)?;
+            assert_eq!(seg.dma_address(), addr);
+            assert_eq!(seg.dma_len(), len);
+            total += len as usize;
+            // SAFETY: As above.
+            sg = unsafe { bindings::sg_next(sg) };
+        }
+        assert!(ours.next().is_none());
+        assert_eq!(total, size);
+
+        // The CPU view against `for_each_sgtable_sg()`, and page by page against the buffer.
+        // SAFETY: `dev` is bound.
+        let max = unsafe { bindings::dma_max_mapping_size(dev.bound().as_raw()) };
+        // SAFETY: `sgt` is valid while `t` lives.
+        let (mut sg, orig_nents) = unsafe { ((*sgt).sgl, (*sgt).orig_nents) };
+        assert_eq!(t.orig_nents(), orig_nents as usize);
+        let mut i = 0;
+        let mut cpu = t.cpu_iter();
+        for _ in 0..orig_nents {
+            let seg = cpu.next().ok_or(ENOENT)?;
+            // SAFETY: `sg` is one of the `orig_nents` entries of `sgt`.
+            let (page, offset, len) = unsafe { (bindings::sg_page(sg), (*sg).offset, (*sg).length) };
+            assert_eq!(seg.page().as_ptr(), page);
+            assert_eq!(seg.offset(), offset as usize);
+            assert_eq!(seg.len(), len as usize);
+            assert!(seg.len() <= max);
+            for k in 0..seg.len() / PAGE_SIZE {
+                assert_eq!(Some(&seg.page().as_ptr().wrapping_add(k)), buf_pages.get(i));
+                i += 1;
+            }
+            // SAFETY: As above.
+            sg = unsafe { bindings::sg_next(sg) };
+        }
+        assert!(cpu.next().is_none());
+        assert_eq!(i, pages);
+        Ok(())
+    }
+
+    #[test]
+    fn chained_table() -> Result {
+        // More entries than one page of `struct scatterlist` holds: every other page, so no two
+        // are physically contiguous and none merge.
+        const PAGES: usize = 512;
+        let per_page = PAGE_SIZE / core::mem::size_of::<bindings::scatterlist>();
+        let dev = TestDevice::new(c"rust-sg-chain")?;
+        let mut pages = KVec::with_capacity(PAGES, GFP_KERNEL)?;
+        // Hold on to the pages in between, or the allocator hands each one out again at once.
+        let mut between = KVec::with_capacity(PAGES, GFP_KERNEL)?;
+        for _ in 0..PAGES {
+            pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+            between.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let mut t = SgTable::new(pages, GFP_KERNEL)?;
+        assert!(t.orig_nents() > per_page);
+        assert_eq!(t.cpu_iter().count(), t.orig_nents());
+        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), PAGES * PAGE_SIZE, "unmapped"));
+
+        t.map(dev.bound(), DataDirection::Bidirectional)?;
+        assert_eq!(ops(&t), expect(Ok(()), Ok(()), PAGES * PAGE_SIZE, "managed"));
+        assert_eq!(t.dma_iter()?.count(), t.nents()?);
+        assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
+        Ok(())
+    }
+
+    #[test]
+    fn one_vec_of_mixed_tables() -> Result {
+        use DataDirection::{
+            Bidirectional,
+            FromDevice,
+            ToDevice, //
+        };
+        let dev = TestDevice::new(c"rust-sg-mixed")?;
+        let p = PAGE_SIZE;
+        let mut tables: KVec<SgTable<'static>> = KVec::new();
+
+        tables.push(SgTable::new(buffer(2, 6)?, GFP_KERNEL)?, GFP_KERNEL)?;
+        tables.push(SgTable::new_mapped(dev.bound(), buffer(3, 7)?, ToDevice, GFP_KERNEL)?, GFP_KERNEL)?;
+        let owner = Arc::new(SgTable::new_mapped(dev.bound(), buffer(5, 8)?, FromDevice, GFP_KERNEL)?, GFP_KERNEL)?;
+        // SAFETY: The kept `Arc` keeps the table alive and mapped (the device stays bound).
+        tables.push(unsafe { SgTable::from_owner_mapped(owner.clone(), owner.as_raw(), GFP_KERNEL) }?, GFP_KERNEL)?;
+        let owner2 = Arc::new(SgTable::new(buffer(7, 9)?, GFP_KERNEL)?, GFP_KERNEL)?;
+        // SAFETY: The kept `Arc` keeps the table alive, and nobody maps it.
+        tables.push(unsafe { SgTable::from_owner(owner2.clone(), owner2.as_raw(), GFP_KERNEL) }?, GFP_KERNEL)?;
+
+        let states = collect(tables.iter().map(state))?;
+        assert_eq!(&states[..], &["unmapped", "managed", "borrowed", "unmapped"][..]);
+        let cpu = collect(tables.iter().map(|t| t.cpu_iter().map(|s| s.len()).sum::<usize>()))?;
+        assert_eq!(&cpu[..], &[2 * p, 3 * p, 5 * p, 7 * p][..]);
+        let dma = collect(tables.iter().map(dma_bytes))?;
+        assert_eq!(&dma[..], &[Err(EINVAL), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]);
+
+        // Map whatever can be mapped, through the same code path.
+        let mapped = collect(tables.iter_mut().map(|t| t.map(dev.bound(), Bidirectional)))?;
+        assert_eq!(&mapped[..], &[Ok(()), Err(EINVAL), Err(EINVAL), Err(EINVAL)][..]);
+        let states = collect(tables.iter().map(state))?;
+        assert_eq!(&states[..], &["managed", "managed", "borrowed", "unmapped"][..]);
+        let dma = collect(tables.iter().map(dma_bytes))?;
+        assert_eq!(&dma[..], &[Ok(2 * p), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]);
+
+        // Tables move freely, e.g. out of the vector.
+        let last = tables.pop().ok_or(ENOENT)?;
+        assert_eq!(last.as_raw(), owner2.as_raw());
+        drop(tables);
+        drop(last);
+        Ok(())
+    }
+
+    #[test]
+    fn unbind_while_mapped() -> Result {
+        use DataDirection::{
+            Bidirectional,
+            FromDevice,
+            ToDevice, //
+        };
+        let size = 4 * PAGE_SIZE;
+        let dev = TestDevice::new(c"rust-sg-unbind")?;
+        let mut a = SgTable::new_mapped(dev.bound(), buffer(4, 10)?, Bidirectional, GFP_KERNEL)?;
+        let b = SgTable::new_mapped(dev.bound(), buffer(4, 11)?, ToDevice, GFP_KERNEL)?;
+        assert_eq!(ops(&a), expect(Ok(()), Ok(()), size, "managed"));
+
+        // Unbinding releases both mappings; the tables live on.
+        dev.unregister();
+        assert_eq!(ops(&a), expect(Err(ENODEV), Err(ENODEV), size, "revoked"));
+        assert_eq!(ops(&b), expect(Err(ENODEV), Err(ENODEV), size, "revoked"));
+        assert!(!a.is_mapped());
+        assert_eq!(a.direction(), Some(Bidirectional));
+
+        // Still `Managed` (if revoked): a new map is refused and changes nothing.
+        let dev2 = TestDevice::new(c"rust-sg-unbind-2")?;
+        assert_eq!(a.map(dev2.bound(), FromDevice), Err(EINVAL));
+        assert_eq!(state(&a), "revoked");
+
+        // Unmapping does not unmap a second time (DMA-API debug would report it), and the table
+        // can be mapped again for another device.
+        assert_eq!(a.unmap(), Ok(()));
+        assert_eq!(ops(&a), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        assert_eq!(a.map(dev2.bound(), FromDevice), Ok(()));
+        assert_eq!(ops(&a), expect(Ok(()), Ok(()), size, "managed"));
+        assert_eq!(dma_bytes(&a), Ok(size));
+
+        // Nor does dropping a revoked table.
+        drop(b);
+        Ok(())
+    }
+}
