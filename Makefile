@@ -12,6 +12,7 @@
 #   CACHE=...         downloads, toolchain pieces, kernel trees and builds
 #   OUT=...           logs and results of test/run
 #   KVM=1             boot with KVM instead of TCG (hangs under nested virtualisation)
+#   IOMMU=1           make run: put the edu device behind an emulated Intel IOMMU
 
 CACHE      ?= $(HOME)/.cache/kernel-sg
 KERNEL     ?= 7.2
@@ -19,6 +20,7 @@ KERNEL_DEB_7.2 := 7.2.12-1~bpo13+1
 KERNEL_DEB ?= $(KERNEL_DEB_$(KERNEL))
 OUT        ?= $(CURDIR)/out
 KVM        ?= 0
+IOMMU      ?= 0
 JOBS       ?= $(shell nproc)
 
 ifeq ($(origin KDIR),undefined)
@@ -31,14 +33,14 @@ BUILD      ?= $(CACHE)/build/kdir-$(shell printf '%s' '$(KDIR)' | sha1sum | cut 
 KERNEL_SRC :=
 endif
 
-export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS
+export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU
 SCRIPTS := $(CURDIR)/scripts
 
 .PHONY: all deps kernel-src overlay build test run clean help
 all: help
 
 help:
-	@sed -n '3,16s/^# \{0,1\}//p' Makefile
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
 
 deps:
 	@$(SCRIPTS)/deps.sh

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# boot.sh LOG [KERNEL-ARGS...]: boots $BUILD's bzImage in QEMU x86_64 (TCG unless KVM=1) with
-# the PCI devices our tests and sample use, and writes the serial console to LOG. The kernel
-# powers off by itself once KUnit is done (kunit_shutdown=poweroff).
+# boot.sh LOG [KERNEL-ARGS...]: boots $BUILD's bzImage in QEMU x86_64 (TCG unless KVM=1), with
+# QEMU_ARGS (devices) and MEM, and writes the serial console to LOG. KUnit runs during boot;
+# then qemu/init (in an initramfs) exercises the sample through sysfs and powers off.
 . "$(dirname "$0")/lib.sh"
 
 log=$1
@@ -10,6 +10,7 @@ shift
 image=$BUILD/arch/x86/boot/bzImage
 [ -f "$image" ] || die "no kernel image at $image: run 'make build' first"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make deps'"
+"$(dirname "$0")/initramfs.sh"
 
 accel=tcg
 if [ "${KVM:-0}" = 1 ]; then
@@ -21,8 +22,8 @@ mkdir -p "$(dirname "$log")"
 timeout --foreground "${BOOT_TIMEOUT:-900}" qemu-system-x86_64 \
 	-accel "$accel" -machine q35 -cpu max -smp 2 -m "${MEM:-1G}" \
 	-nographic -no-reboot -nodefaults -serial stdio \
-	-kernel "$image" ${QEMU_ARGS:-} \
-	-append "console=ttyS0 kunit_shutdown=poweroff panic=-1 $*" \
+	-kernel "$image" -initrd "$CACHE/initramfs.cpio.gz" ${QEMU_ARGS:-} \
+	-append "console=ttyS0 rdinit=/init panic=-1 $*" \
 	</dev/null >"$log" 2>&1 || {
 	rc=$?
 	[ $rc = 124 ] && die "QEMU did not power off within ${BOOT_TIMEOUT:-900} s; see $log"

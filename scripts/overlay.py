@@ -34,6 +34,8 @@ EDITS = [
     ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
     ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
     ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),
+    ("samples/rust/Kconfig", snippet("samples/rust/Kconfig"), "before", r"config SAMPLE_RUST_DEBUGFS"),
+    ("samples/rust/Makefile", snippet("samples/rust/Makefile"), "after", r"obj-\$\(CONFIG_SAMPLE_RUST_DMA\).*"),
 ]
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""results.py JSON LOG [SUITE...]: judge one boot from kunit.py's JSON and the console log.
+"""results.py JSON LOG [--suite S]... [--expect 'REGEX=N']...: judge one boot.
 
-Counts the test cases kunit.py parsed, checks that the named suites ran, and fails on any
-kernel complaint in the log (a DMA-API error, WARNING:, BUG:, ...), showing the lines.
-Prints one summary line and exits non-zero if anything failed.
+Counts the test cases kunit.py parsed (JSON), checks that the named suites ran and that each
+expected line occurs N times in the console log, and fails on any kernel complaint in the log
+(a DMA-API error, WARNING:, BUG:, a KFENCE report, a kmemleak leak, ...), showing the lines.
+Prints the failures and one "counts:" line, and exits non-zero if anything failed.
 """
 
+import argparse
 import json
 import re
 import sys
@@ -30,20 +32,32 @@ def walk(group, counts, suites):
 
 
 def main():
-    json_file, log_file, *required = sys.argv[1:]
-    with open(json_file) as f:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("json")
+    ap.add_argument("log")
+    ap.add_argument("--suite", action="append", default=[])
+    ap.add_argument("--expect", action="append", default=[])
+    args = ap.parse_args()
+    with open(args.json) as f:
         counts, suites = {}, set()
         walk(json.load(f), counts, suites)
-    with open(log_file, errors="replace") as f:
-        complaints = [line.rstrip() for line in f if COMPLAINTS.search(line)]
+    with open(args.log, errors="replace") as f:
+        log = f.read().splitlines()
+    complaints = [line for line in log if COMPLAINTS.search(line)]
+    missing = [f"suite {s} did not run (check .kunitconfig and the console log)"
+               for s in args.suite if s not in suites]
+    for expect in args.expect:
+        regex, n = expect.rsplit("=", 1)
+        seen = sum(1 for line in log if re.search(regex, line))
+        if seen != int(n):
+            missing.append(f"expected {n} log line(s) matching '{regex}', found {seen}")
     passed = counts.get("PASS", 0)
     failed = sum(v for k, v in counts.items() if k not in ("PASS", "SKIP", "failed_names"))
     skipped = counts.get("SKIP", 0)
-    missing = [s for s in required if s not in suites]
     for name in counts.get("failed_names", []):
         print(f"FAILED: {name}")
-    for s in missing:
-        print(f"FAILED: suite {s} did not run (check .kunitconfig and the console log)")
+    for m in missing:
+        print(f"FAILED: {m}")
     if complaints:
         print(f"FAILED: the kernel log has {len(complaints)} complaint line(s):")
         for line in complaints[:40]:

@@ -543,6 +543,78 @@ impl SgTable<'_> {
         self.state.mapping()?.sync_for_device()
     }
 
+    /// Returns the number of bytes the table describes: the sum of its CPU segments.
+    pub fn size(&self) -> usize {
+        self.cpu_iter().map(|seg| seg.len()).sum()
+    }
+
+    /// Copies `buf.len()` bytes of the table's memory, from `offset` on, into `buf`
+    /// (`sg_pcopy_to_buffer()`).
+    ///
+    /// While the table is mapped for a device that writes it, call [`SgTable::sync_for_cpu`]
+    /// first, or the CPU may read stale data.
+    ///
+    /// # Errors
+    ///
+    /// `ERANGE` if the range is not inside the table; nothing is copied then.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result {
+        let (sgt, skip) = self.check_range(offset, buf.len())?;
+        // SAFETY:
+        // - `sgt` is a valid table while `self` is borrowed, with `orig_nents` entries.
+        // - `buf` is valid for writing `buf.len()` bytes, which lie inside the table.
+        unsafe {
+            bindings::sg_pcopy_to_buffer(
+                sgt.sgl,
+                sgt.orig_nents,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                skip,
+            )
+        };
+        Ok(())
+    }
+
+    /// Copies `data` into the table's memory from `offset` on (`sg_pcopy_from_buffer()`).
+    ///
+    /// While the table is mapped for a device that reads it, call [`SgTable::sync_for_device`]
+    /// afterwards, or the device may read stale data.
+    ///
+    /// # Errors
+    ///
+    /// - `EINVAL` if the memory is not ours to write (a table someone else made).
+    /// - `ERANGE` if the range is not inside the table.
+    ///
+    /// Nothing is copied on error.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
+        self.source.writable().ok_or(EINVAL)?;
+        let (sgt, skip) = self.check_range(offset, data.len())?;
+        // SAFETY:
+        // - `sgt` is a valid table with `orig_nents` entries over pages we own, and `&mut self`
+        //   keeps every other CPU user of them away.
+        // - `data` is valid for reading `data.len()` bytes, which fit inside the table.
+        unsafe {
+            bindings::sg_pcopy_from_buffer(
+                sgt.sgl,
+                sgt.orig_nents,
+                data.as_ptr().cast(),
+                data.len(),
+                skip,
+            )
+        };
+        Ok(())
+    }
+
+    /// Checks that `offset..offset + len` lies inside the table.
+    fn check_range(&self, offset: usize, len: usize) -> Result<(&bindings::sg_table, c_long)> {
+        let end = offset.checked_add(len).ok_or(ERANGE)?;
+        if end > self.size() {
+            return Err(ERANGE);
+        }
+        // SAFETY: The table is valid while `self` is borrowed.
+        let sgt = unsafe { self.source.as_raw().as_ref() };
+        Ok((sgt, c_long::try_from(offset).map_err(|_| ERANGE)?))
+    }
+
     /// Returns the mapping state.
     #[inline]
     pub fn state(&self) -> &State {

@@ -171,6 +171,19 @@ mod kunit {
         assert_eq!(state(&t), "unmapped");
         assert_eq!(t.direction(), None);
 
+        // CPU access to our own memory; out of range changes nothing.
+        let mut byte = [0u8; 1];
+        assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
+        assert_eq!(byte[0], ((PAGE_SIZE + 3) as u8) ^ 1);
+        assert_eq!(t.write_at(PAGE_SIZE + 3, &[0xee]), Ok(()));
+        assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
+        assert_eq!(byte[0], 0xee);
+        assert_eq!(t.write_at(size - 1, &[1, 2]), Err(ERANGE));
+        assert_eq!(t.read_at(size, &mut byte), Err(ERANGE));
+        assert_eq!(t.read_at(usize::MAX, &mut byte), Err(ERANGE));
+        assert_eq!(t.read_at(size - 1, &mut byte), Ok(()));
+        assert_eq!(byte[0], ((size - 1) as u8) ^ 1);
+
         // Unmapped -> Managed.
         assert_eq!(t.map(dev.bound(), ToDevice), Ok(()));
         assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
@@ -215,6 +228,10 @@ mod kunit {
         assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
         // Not ours to write, so not ours to map.
         assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(t.write_at(0, &[0]), Err(EINVAL));
+        let mut byte = [0u8; 1];
+        assert_eq!(t.read_at(5, &mut byte), Ok(()));
+        assert_eq!(byte[0], 5 ^ 2);
         assert_eq!(t.unmap(), Err(EINVAL));
         assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
         // Dropping it frees nothing: the owner still works.
