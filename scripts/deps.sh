@@ -10,7 +10,8 @@ LIBCLANG_VERSION=${LIBCLANG_VERSION:-18.1.1}
 TOOLS=$CACHE/tools
 
 HOST_PKGS="make gcc flex bison bc libelf-dev libssl-dev cpio kmod rsync python3 xz-utils
-	dpkg-dev git unzip qemu-system-x86 debian-archive-keyring busybox-static file"
+	dpkg-dev git unzip qemu-system-x86 debian-archive-keyring busybox-static file
+	python3-sphinx python3-yaml graphviz"
 
 host_packages() {
 	local missing=()

@@ -36,6 +36,10 @@ EDITS = [
     ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),
     ("samples/rust/Kconfig", snippet("samples/rust/Kconfig"), "before", r"config SAMPLE_RUST_DEBUGFS"),
     ("samples/rust/Makefile", snippet("samples/rust/Makefile"), "after", r"obj-\$\(CONFIG_SAMPLE_RUST_DMA\).*"),
+    ("Documentation/rust/index.rst", "    sg\n", "after", r"    testing"),
+    ("MAINTAINERS", "F:\tDocumentation/rust/sg*\n", "before", r"F:\trust/helpers/dma.c"),
+    ("MAINTAINERS", "F:\trust/kernel/sg.rs\nF:\trust/kernel/sg/\n", "after", r"F:\trust/kernel/scatterlist.rs"),
+    ("MAINTAINERS", "F:\tsamples/rust/rust_sg.rs\n", "after", r"F:\tsamples/rust/rust_dma.rs"),
 ]
 
 

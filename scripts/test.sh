@@ -8,7 +8,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 KUNIT=$KDIR/tools/testing/kunit/kunit.py
 # What every boot must show: our suite and the doctests ran; the sample did its round trip at
 # probe and again after qemu/init rebound it through sysfs; init finished (kmemleak scanned).
-CHECKS=(--suite rust_kernel_sg --suite rust_doctests_kernel
+CHECKS=(--suite rust_kernel_sg --suite rust_kernel_sg_dma --suite rust_doctests_kernel
 	--expect 'rust_sg: round trip OK=2' --expect 'rust_sg: unbinding=1'
 	--expect 'kernel-sg: kmemleak scan done=1' --expect 'kernel-sg: init done=1')
 mkdir -p "$OUT"
@@ -20,11 +20,15 @@ parse() {
 	python3 "$KUNIT" parse --json="$OUT/$1.json" "$OUT/$1.log" >"$OUT/$1.kunit.txt"
 }
 
-# setup NAME MEM QEMU-ARGS KERNEL-ARGS...: one boot, parsed and judged.
+# setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot, parsed and judged.
 setup() {
-	local name=$1 mem=$2 qemu=$3 log=$OUT/$1.log line p f s c m
-	shift 3
-	if ! MEM=$mem QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" "$REPO/scripts/boot.sh" "$log" "$@"; then
+	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s c m e expect=()
+	shift 4
+	for e in "$@"; do expect+=(--expect "$e"); done
+	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
+	# shellcheck disable=SC2086 # kargs is a list of words.
+	if ! MEM=$mem QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" "$REPO/scripts/boot.sh" "$log" \
+		dma_debug_entries=262144 $kargs; then
 		failed=$((failed + 1)) bad=1
 		summary+=("$name: boot failed, see $log")
 		return
@@ -32,7 +36,7 @@ setup() {
 	stage "test[$name]: kunit.py parse" parse "$name" || true
 	grep -E '^\[..:..:..\] (Testing complete|=+ \[(PASSED|FAILED)\]|.*\[FAILED\]|.*\[CRASHED\])' \
 		"$OUT/$name.kunit.txt" | grep -v '^\[..:..:..\] *\[PASSED\]' || true
-	line=$(python3 "$REPO/scripts/results.py" "$OUT/$name.json" "$log" "${CHECKS[@]}" | tee "$OUT/$name.verdict" |
+	line=$(python3 "$REPO/scripts/results.py" "$OUT/$name.json" "$log" "${CHECKS[@]}" "${expect[@]}" | tee "$OUT/$name.verdict" |
 		sed -n 's/^counts: //p') || true
 	grep -v '^counts: ' "$OUT/$name.verdict" || true
 	read -r p f s c m <<<"$line"
@@ -44,9 +48,13 @@ setup() {
 
 # The three DMA set-ups share one kernel build. The edu device can only reach 28 bits, so the
 # swiotlb boot gets 256 MiB (the bounce buffers land below 256 MiB); the IOMMU remaps instead.
-setup direct 1G "-device edu"
-setup swiotlb 256M "-device edu" swiotlb=force
-setup iommu 1G "-device intel-iommu -device edu" intel_iommu=on
+# Each set-up also shows it was the set-up it meant to be.
+setup direct 1G "-device edu" "" \
+	'syncs moved data through shared memory=1' '256 MiB table=1'
+setup swiotlb 256M "-device edu" "swiotlb=force" \
+	'syncs moved data through bounce buffers=1'
+setup iommu 1G "-device intel-iommu -device edu" "intel_iommu=on" \
+	'DMAR: IOMMU enabled=1' 'IOMMU merged 16 CPU entries=1' '256 MiB table=1'
 
 say "summary (logs and results in $OUT):"
 printf '    %s\n' "${summary[@]}"

@@ -158,7 +158,10 @@ impl SgSample<'_> {
         }
 
         let mut tables = KVec::with_capacity(5, GFP_KERNEL)?;
-        tables.push(SgTable::new_mapped(dev, image, DataDirection::ToDevice, GFP_KERNEL)?, GFP_KERNEL)?;
+        tables.push(
+            SgTable::new_mapped(dev, image, DataDirection::ToDevice, GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
         // Radix-3, like GSP: level 2 points at the image's pages, level 1 at level 2's, level 0
         // at level 1's.
         for level in 0..3 {
@@ -169,18 +172,28 @@ impl SgSample<'_> {
         // Pages the driver allocates one by one, every other one, so that none is physically
         // next to the one before: one CPU entry each, which an IOMMU may merge for the device.
         let n = FIRMWARE_SIZE / PAGE_SIZE;
-        let (mut pages, mut gaps) = (KVec::with_capacity(n, GFP_KERNEL)?, KVec::with_capacity(n, GFP_KERNEL)?);
+        let (mut pages, mut gaps) = (
+            KVec::with_capacity(n, GFP_KERNEL)?,
+            KVec::with_capacity(n, GFP_KERNEL)?,
+        );
         for _ in 0..n {
             pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
             gaps.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        tables.push(SgTable::new_mapped(dev, pages, DataDirection::FromDevice, GFP_KERNEL)?, GFP_KERNEL)?;
+        tables.push(
+            SgTable::new_mapped(dev, pages, DataDirection::FromDevice, GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
         drop(gaps);
         Ok(tables)
     }
 
     /// Moves the image through the device's buffer into the read-back table, then compares.
-    fn round_trip(pdev: &pci::Device<Core<'_>>, bar: &Bar0<'_>, tables: &[SgTable<'static>]) -> Result {
+    fn round_trip(
+        pdev: &pci::Device<Core<'_>>,
+        bar: &Bar0<'_>,
+        tables: &[SgTable<'static>],
+    ) -> Result {
         let edu = Edu(bar);
         let image = segments(&tables[FIRMWARE])?;
         let readback = segments(&tables[READBACK])?;
@@ -207,7 +220,11 @@ impl SgSample<'_> {
             tables[FIRMWARE].read_at(offset, &mut want)?;
             tables[READBACK].read_at(offset, &mut got)?;
             if want != got {
-                dev_err!(pdev, "rust_sg: round trip FAILED: bytes differ at offset {:#x}\n", offset);
+                dev_err!(
+                    pdev,
+                    "rust_sg: round trip FAILED: bytes differ at offset {:#x}\n",
+                    offset
+                );
                 return Err(EIO);
             }
         }
@@ -277,7 +294,11 @@ impl pci::Driver for SgDriver {
 
 impl Drop for SgSample<'_> {
     fn drop(&mut self) {
-        dev_info!(self.pdev, "rust_sg: unbinding, {} tables to unmap\n", self.tables.len());
+        dev_info!(
+            self.pdev,
+            "rust_sg: unbinding, {} tables to unmap\n",
+            self.tables.len()
+        );
     }
 }
 

@@ -12,3 +12,8 @@ __rust_helper void rust_helper_dma_sync_sgtable_for_device(struct device *dev,
 {
 	dma_sync_sgtable_for_device(dev, sgt, dir);
 }
+
+__rust_helper unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}

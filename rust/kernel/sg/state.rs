@@ -164,7 +164,11 @@ impl Mapping {
     /// can't be revoked.
     fn sync(
         &self,
-        f: unsafe extern "C" fn(*mut bindings::device, *mut bindings::sg_table, bindings::dma_data_direction),
+        f: unsafe extern "C" fn(
+            *mut bindings::device,
+            *mut bindings::sg_table,
+            bindings::dma_data_direction,
+        ),
     ) -> Result {
         self.dma
             .try_access_with(|m| {

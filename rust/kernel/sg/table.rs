@@ -61,7 +61,12 @@ impl RawTable {
     ///
     /// `EINVAL` if `pages` is empty or `max_segment` is less than a page, `ENOMEM` if the entries
     /// cannot be allocated.
-    fn new(pages: &mut [*mut bindings::page], size: usize, max_segment: u32, flags: Flags) -> Result<Self> {
+    fn new(
+        pages: &mut [*mut bindings::page],
+        size: usize,
+        max_segment: u32,
+        flags: Flags,
+    ) -> Result<Self> {
         // `sg_alloc_table_from_pages_segment()` dereferences the first page even if there is none,
         // and WARNs on a maximum segment of less than a page.
         if pages.is_empty() || size == 0 || (max_segment as usize) < PAGE_SIZE {
@@ -148,7 +153,10 @@ where
     }
 }
 
-impl<P> Pages for P where P: for<'a> AsPageIter<Iter<'a> = VmallocPageIter<'a>> + Send + Sync + 'static {}
+impl<P> Pages for P where
+    P: for<'a> AsPageIter<Iter<'a> = VmallocPageIter<'a>> + Send + Sync + 'static
+{
+}
 
 impl private::Sealed for KVec<Page> {
     fn pages(&mut self, pages: &mut KVec<*mut bindings::page>, flags: Flags) -> Result<usize> {
@@ -396,17 +404,20 @@ impl SgTable<'static> {
         Self::owned(pages, u32::MAX, flags)
     }
 
-    /// Builds an unmapped table over `pages` whose entries are no longer than `dev` can map at
-    /// once (`dma_max_mapping_size()`, e.g. the swiotlb slot size when bouncing).
+    /// Builds an unmapped table over `pages` whose entries `dev` can take: none longer than its
+    /// maximum segment size (`dma_get_max_seg_size()`) or than it can map at once
+    /// (`dma_max_mapping_size()`, e.g. the swiotlb slot size when bouncing).
     ///
     /// # Errors
     ///
-    /// As for [`SgTable::new`].
+    /// As for [`SgTable::new`]; `EINVAL` too if `dev` can't take a whole page in one segment.
     pub fn new_for_device(dev: &Device<Bound>, pages: impl Pages, flags: Flags) -> Result<Self> {
         // SAFETY: `dev.as_raw()` is a valid device.
-        let max = unsafe { bindings::dma_max_mapping_size(dev.as_raw()) };
+        let max_mapping = unsafe { bindings::dma_max_mapping_size(dev.as_raw()) };
+        // SAFETY: `dev.as_raw()` is a valid device.
+        let max_seg = unsafe { bindings::dma_get_max_seg_size(dev.as_raw()) };
         // `sg_alloc_table_from_pages_segment()` rounds down to whole pages by itself.
-        let max_segment = u32::try_from(max).unwrap_or(u32::MAX);
+        let max_segment = u32::try_from(max_mapping).unwrap_or(u32::MAX).min(max_seg);
         Self::owned(pages, max_segment, flags)
     }
 
@@ -475,7 +486,12 @@ impl SgTable<'_> {
     /// # Errors
     ///
     /// As for [`SgTable::map`].
-    pub fn map_with_attrs(&mut self, dev: &Device<Bound>, dir: DataDirection, attrs: Attrs) -> Result {
+    pub fn map_with_attrs(
+        &mut self,
+        dev: &Device<Bound>,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result {
         self.map_raw(dev, dir, attrs.as_raw())
     }
 

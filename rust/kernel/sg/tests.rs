@@ -6,153 +6,252 @@
 //! every state, and every operation is tried in each: what must fail fails with the right error
 //! and leaves the state as it was. DMA-API debug, when enabled, checks the mappings themselves.
 
+use crate::{
+    alloc::Flags,
+    bindings,
+    device::{
+        Bound,
+        Device,
+        Normal, //
+    },
+    dma::DataDirection,
+    error::from_err_ptr,
+    page::{
+        AsPageIter,
+        Page,
+        PAGE_SIZE, //
+    },
+    prelude::*,
+    sg::{
+        SgTable,
+        State, //
+    },
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
+    workqueue,
+};
+use core::ptr::NonNull;
+
+/// A device on the KUnit bus, bound to a stub driver, with a 32-bit DMA mask.
+///
+/// KUnit unregisters it when the test ends, unless [`TestDevice::unregister`] did.
+struct TestDevice(NonNull<bindings::device>);
+
+impl TestDevice {
+    fn new(name: &CStr) -> Result<Self> {
+        // SAFETY: Always safe to call; we run inside a KUnit test, so it is not NULL.
+        let test = unsafe { bindings::kunit_get_current_test() };
+        // SAFETY: `test` is the running test and `name` a C string, which KUnit copies.
+        let dev =
+            from_err_ptr(unsafe { bindings::kunit_device_register(test, name.as_char_ptr()) })?;
+        let dev = NonNull::new(dev).ok_or(ENODEV)?;
+        // SAFETY: `dev` is a registered device, so its bus is valid.
+        dma_debug_watch(unsafe { (*dev.as_ptr()).bus });
+        Ok(Self(dev))
+    }
+
+    fn bound(&self) -> &Device<Bound> {
+        // SAFETY: `kunit_device_register()` returned a registered device bound to its stub
+        // driver; it stays bound until `unregister()` consumes `self`, or the test ends,
+        // after every borrow of `self` is gone.
+        unsafe { Device::<Normal>::from_raw(self.0.as_ptr()).as_bound() }
+    }
+
+    /// Unbinds and unregisters the device now.
+    fn unregister(self) {
+        // SAFETY: `self.0` was registered by `kunit_device_register()` in the current test
+        // and is unregistered only here, once, consuming `self`.
+        unsafe {
+            bindings::kunit_device_unregister(bindings::kunit_get_current_test(), self.0.as_ptr())
+        };
+    }
+}
+
+/// Has DMA-API debug check the KUnit bus as it checks PCI: at driver unbind, any mapping a
+/// device still holds is reported (with a `WARNING:`, which fails `make test`).
+fn dma_debug_watch(bus: *const bindings::bus_type) {
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    {
+        use crate::sync::atomic::{
+            AtomicFlag,
+            Relaxed, //
+        };
+
+        extern "C" {
+            // Built in (kernel/dma/debug.c) but not exported, as is this test.
+            fn dma_debug_add_bus(bus: *const bindings::bus_type);
+        }
+        static WATCHED: AtomicFlag = AtomicFlag::new(false);
+        if !WATCHED.xchg(true, Relaxed) {
+            // SAFETY: `bus` is a registered bus, which stays registered; the notifier is
+            // added once per boot.
+            unsafe { dma_debug_add_bus(bus) };
+        }
+    }
+    #[cfg(not(CONFIG_DMA_API_DEBUG))]
+    let _ = bus;
+}
+
+/// A vmalloc buffer of `pages` pages filled with a pattern.
+fn buffer(pages: usize, seed: u8) -> Result<VVec<u8>> {
+    let size = pages * PAGE_SIZE;
+    let mut buf = VVec::with_capacity(size, GFP_KERNEL)?;
+    buf.resize(size, 0, GFP_KERNEL)?;
+    for (i, b) in buf.iter_mut().enumerate() {
+        // CAST: Truncation wanted: a repeating pattern.
+        *b = (i as u8) ^ seed;
+    }
+    Ok(buf)
+}
+
+/// The state of `t` as a name, with a revoked mapping told apart.
+fn state(t: &SgTable<'_>) -> &'static str {
+    match t.state() {
+        State::Unmapped => "unmapped",
+        State::Borrowed => "borrowed",
+        State::Managed(m) if m.is_live() => "managed",
+        State::Managed(_) => "revoked",
+    }
+}
+
+/// What every operation that must not change the state returned, and the state afterwards.
+#[derive(PartialEq, Debug)]
+struct Ops {
+    dma: Result,
+    sync: [Result; 2],
+    cpu_bytes: usize,
+    state: &'static str,
+}
+
+fn ops(t: &SgTable<'_>) -> Ops {
+    let dma = t.dma_iter().map(|_| ());
+    let nents = t.nents().map(|_| ());
+    Ops {
+        // DMA iteration and `nents()` check the same thing; report a disagreement.
+        dma: if dma == nents { dma } else { Err(EDOM) },
+        sync: [t.sync_for_cpu(), t.sync_for_device()],
+        cpu_bytes: t.cpu_iter().map(|seg| seg.len()).sum(),
+        state: state(t),
+    }
+}
+
+fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> Ops {
+    Ops {
+        dma,
+        sync: [sync, sync],
+        cpu_bytes,
+        state,
+    }
+}
+
+/// `Iterator::collect()` into a [`KVec`].
+fn collect<T>(iter: impl Iterator<Item = T>) -> Result<KVec<T>> {
+    let mut v = KVec::new();
+    for x in iter {
+        v.push(x, GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// The DMA bytes of a table, through the one code path any table takes.
+fn dma_bytes(t: &SgTable<'_>) -> Result<usize> {
+    Ok(t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum())
+}
+
+/// Whether `dev` has swiotlb bounce buffers (`is_swiotlb_active()`, not in the bindings).
+fn swiotlb_active(dev: &Device) -> bool {
+    #[cfg(CONFIG_SWIOTLB)]
+    {
+        extern "C" {
+            // `struct device *`, as `c_void`: bindgen's `struct device` is not FFI-safe to rustc.
+            fn is_swiotlb_active(dev: *mut c_void) -> bool;
+        }
+        // SAFETY: `dev` is a valid device.
+        unsafe { is_swiotlb_active(dev.as_raw().cast()) }
+    }
+    #[cfg(not(CONFIG_SWIOTLB))]
+    {
+        let _ = dev;
+        false
+    }
+}
+
+/// `n` pages the test allocates one by one, none physically next to the one before, so that
+/// each gets a CPU entry of its own.
+fn spaced_pages(n: usize, flags: Flags) -> Result<KVec<Page>> {
+    let mut pages = KVec::with_capacity(n, flags)?;
+    // Hold on to the pages in between, or the allocator hands each one out again at once.
+    let mut between = KVec::with_capacity(n, flags)?;
+    for _ in 0..n {
+        pages.push(Page::alloc_page(flags)?, flags)?;
+        between.push(Page::alloc_page(flags)?, flags)?;
+    }
+    Ok(pages)
+}
+
+/// Marks the running test skipped (there is no Rust API for `kunit_skip()` yet).
+fn skip(reason: &str) {
+    pr_info!("rust_kernel_sg: skipped: {}\n", reason);
+    // SAFETY: We run inside a KUnit test, whose `struct kunit` stays valid while it runs; the
+    // wrapper set `status` before calling us and reads it after we return.
+    unsafe { (*bindings::kunit_get_current_test()).status = bindings::kunit_status_KUNIT_SKIPPED };
+}
+
+/// The edu PCI device if it is bound to a driver (the rust_sg sample), with its reference.
+struct Edu(NonNull<bindings::pci_dev>);
+
+impl Edu {
+    fn get() -> Option<Self> {
+        // SAFETY: Takes a reference on the device found, if any; `Drop` puts it.
+        let pdev = NonNull::new(unsafe {
+            bindings::pci_get_device(0x1234, 0x11e8, core::ptr::null_mut())
+        })?;
+        let edu = Self(pdev);
+        // SAFETY: `pdev` is valid while we hold our reference.
+        let bound = unsafe { !(*edu.raw()).driver.is_null() };
+        bound.then_some(edu)
+    }
+
+    fn raw(&self) -> *mut bindings::device {
+        // SAFETY: `self.0` is valid while we hold our reference.
+        unsafe { &raw mut (*self.0.as_ptr()).dev }
+    }
+
+    fn bound(&self) -> &Device<Bound> {
+        // SAFETY: The device was bound when found, and the KUnit tests run during boot, before
+        // user space could unbind it; it stays bound while the test runs.
+        unsafe { Device::<Normal>::from_raw(self.raw()).as_bound() }
+    }
+
+    fn behind_iommu(&self) -> bool {
+        #[cfg(CONFIG_IOMMU_API)]
+        // SAFETY: The device is valid while we hold our reference.
+        return unsafe { !(*self.raw()).iommu_group.is_null() };
+        #[cfg(not(CONFIG_IOMMU_API))]
+        false
+    }
+}
+
+impl Drop for Edu {
+    fn drop(&mut self) {
+        // SAFETY: Puts the reference `pci_get_device()` took.
+        unsafe { bindings::pci_dev_put(self.0.as_ptr()) };
+    }
+}
+
 #[macros::kunit_tests(rust_kernel_sg)]
 mod kunit {
-    use crate::{
-        bindings,
-        device::{
-            Bound,
-            Device,
-            Normal, //
-        },
-        dma::DataDirection,
-        error::from_err_ptr,
-        page::{
-            AsPageIter,
-            Page,
-            PAGE_SIZE, //
-        },
-        prelude::*,
-        sg::{
-            SgTable,
-            State, //
-        },
-        sync::Arc,
-    };
-    use core::ptr::NonNull;
-
-    /// A device on the KUnit bus, bound to a stub driver, with a 32-bit DMA mask.
-    ///
-    /// KUnit unregisters it when the test ends, unless [`TestDevice::unregister`] did.
-    struct TestDevice(NonNull<bindings::device>);
-
-    impl TestDevice {
-        fn new(name: &CStr) -> Result<Self> {
-            // SAFETY: Always safe to call; we run inside a KUnit test, so it is not NULL.
-            let test = unsafe { bindings::kunit_get_current_test() };
-            // SAFETY: `test` is the running test and `name` a C string, which KUnit copies.
-            let dev = from_err_ptr(unsafe { bindings::kunit_device_register(test, name.as_char_ptr()) })?;
-            let dev = NonNull::new(dev).ok_or(ENODEV)?;
-            // SAFETY: `dev` is a registered device, so its bus is valid.
-            dma_debug_watch(unsafe { (*dev.as_ptr()).bus });
-            Ok(Self(dev))
-        }
-
-        fn bound(&self) -> &Device<Bound> {
-            // SAFETY: `kunit_device_register()` returned a registered device bound to its stub
-            // driver; it stays bound until `unregister()` consumes `self`, or the test ends,
-            // after every borrow of `self` is gone.
-            unsafe { Device::<Normal>::from_raw(self.0.as_ptr()).as_bound() }
-        }
-
-        /// Unbinds and unregisters the device now.
-        fn unregister(self) {
-            // SAFETY: `self.0` was registered by `kunit_device_register()` in the current test
-            // and is unregistered only here, once, consuming `self`.
-            unsafe { bindings::kunit_device_unregister(bindings::kunit_get_current_test(), self.0.as_ptr()) };
-        }
-    }
-
-    /// Has DMA-API debug check the KUnit bus as it checks PCI: at driver unbind, any mapping a
-    /// device still holds is reported (with a `WARNING:`, which fails `make test`).
-    fn dma_debug_watch(bus: *const bindings::bus_type) {
-        #[cfg(CONFIG_DMA_API_DEBUG)]
-        {
-            use crate::sync::atomic::{
-                AtomicFlag,
-                Relaxed, //
-            };
-
-            extern "C" {
-                // Built in (kernel/dma/debug.c) but not exported, as is this test.
-                fn dma_debug_add_bus(bus: *const bindings::bus_type);
-            }
-            static WATCHED: AtomicFlag = AtomicFlag::new(false);
-            if !WATCHED.xchg(true, Relaxed) {
-                // SAFETY: `bus` is a registered bus, which stays registered; the notifier is
-                // added once per boot.
-                unsafe { dma_debug_add_bus(bus) };
-            }
-        }
-        #[cfg(not(CONFIG_DMA_API_DEBUG))]
-        let _ = bus;
-    }
-
-    /// A vmalloc buffer of `pages` pages filled with a pattern.
-    fn buffer(pages: usize, seed: u8) -> Result<VVec<u8>> {
-        let size = pages * PAGE_SIZE;
-        let mut buf = VVec::with_capacity(size, GFP_KERNEL)?;
-        buf.resize(size, 0, GFP_KERNEL)?;
-        for (i, b) in buf.iter_mut().enumerate() {
-            // CAST: Truncation wanted: a repeating pattern.
-            *b = (i as u8) ^ seed;
-        }
-        Ok(buf)
-    }
-
-    /// The state of `t` as a name, with a revoked mapping told apart.
-    fn state(t: &SgTable<'_>) -> &'static str {
-        match t.state() {
-            State::Unmapped => "unmapped",
-            State::Borrowed => "borrowed",
-            State::Managed(m) if m.is_live() => "managed",
-            State::Managed(_) => "revoked",
-        }
-    }
-
-    /// What every operation that must not change the state returned, and the state afterwards.
-    #[derive(PartialEq, Debug)]
-    struct Ops {
-        dma: Result,
-        sync: [Result; 2],
-        cpu_bytes: usize,
-        state: &'static str,
-    }
-
-    fn ops(t: &SgTable<'_>) -> Ops {
-        let dma = t.dma_iter().map(|_| ());
-        let nents = t.nents().map(|_| ());
-        Ops {
-            // DMA iteration and `nents()` check the same thing; report a disagreement.
-            dma: if dma == nents { dma } else { Err(EDOM) },
-            sync: [t.sync_for_cpu(), t.sync_for_device()],
-            cpu_bytes: t.cpu_iter().map(|seg| seg.len()).sum(),
-            state: state(t),
-        }
-    }
-
-    fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> Ops {
-        Ops {
-            dma,
-            sync: [sync, sync],
-            cpu_bytes,
-            state,
-        }
-    }
-
-    /// `Iterator::collect()` into a [`KVec`].
-    fn collect<T>(iter: impl Iterator<Item = T>) -> Result<KVec<T>> {
-        let mut v = KVec::new();
-        for x in iter {
-            v.push(x, GFP_KERNEL)?;
-        }
-        Ok(v)
-    }
-
-    /// The DMA bytes of a table, through the one code path any table takes.
-    fn dma_bytes(t: &SgTable<'_>) -> Result<usize> {
-        Ok(t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum())
-    }
+    use super::*;
 
     #[test]
     fn owned_every_state() -> Result {
@@ -236,7 +335,10 @@ mod kunit {
         assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
         // Dropping it frees nothing: the owner still works.
         drop(t);
-        assert_eq!(ops(&owner), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+        assert_eq!(
+            ops(&owner),
+            expect(Err(EINVAL), Err(EINVAL), size, "unmapped")
+        );
 
         // The owner maps its table (like DRM GEM shmem) and lends it out mapped.
         owner.map(dev.bound(), DataDirection::Bidirectional)?;
@@ -298,8 +400,14 @@ mod kunit {
 
     #[test]
     fn empty_buffers_are_refused() {
-        assert_eq!(SgTable::new(VVec::<u8>::new(), GFP_KERNEL).err(), Some(EINVAL));
-        assert_eq!(SgTable::new(KVec::<Page>::new(), GFP_KERNEL).err(), Some(EINVAL));
+        assert_eq!(
+            SgTable::new(VVec::<u8>::new(), GFP_KERNEL).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            SgTable::new(KVec::<Page>::new(), GFP_KERNEL).err(),
+            Some(EINVAL)
+        );
     }
 
     #[test]
@@ -337,7 +445,7 @@ mod kunit {
 
         // The CPU view against `for_each_sgtable_sg()`, and page by page against the buffer.
         // SAFETY: `dev` is bound.
-        let max = unsafe { bindings::dma_max_mapping_size(dev.bound().as_raw()) };
+        let max = unsafe { bindings::dma_get_max_seg_size(dev.bound().as_raw()) } as usize;
         // SAFETY: `sgt` is valid while `t` lives.
         let (mut sg, orig_nents) = unsafe { ((*sgt).sgl, (*sgt).orig_nents) };
         assert_eq!(t.orig_nents(), orig_nents as usize);
@@ -346,7 +454,8 @@ mod kunit {
         for _ in 0..orig_nents {
             let seg = cpu.next().ok_or(ENOENT)?;
             // SAFETY: `sg` is one of the `orig_nents` entries of `sgt`.
-            let (page, offset, len) = unsafe { (bindings::sg_page(sg), (*sg).offset, (*sg).length) };
+            let (page, offset, len) =
+                unsafe { (bindings::sg_page(sg), (*sg).offset, (*sg).length) };
             assert_eq!(seg.page().as_ptr(), page);
             assert_eq!(seg.offset(), offset as usize);
             assert_eq!(seg.len(), len as usize);
@@ -370,20 +479,19 @@ mod kunit {
         const PAGES: usize = 512;
         let per_page = PAGE_SIZE / core::mem::size_of::<bindings::scatterlist>();
         let dev = TestDevice::new(c"rust-sg-chain")?;
-        let mut pages = KVec::with_capacity(PAGES, GFP_KERNEL)?;
-        // Hold on to the pages in between, or the allocator hands each one out again at once.
-        let mut between = KVec::with_capacity(PAGES, GFP_KERNEL)?;
-        for _ in 0..PAGES {
-            pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
-            between.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
-        }
-        let mut t = SgTable::new(pages, GFP_KERNEL)?;
+        let mut t = SgTable::new(spaced_pages(PAGES, GFP_KERNEL)?, GFP_KERNEL)?;
         assert!(t.orig_nents() > per_page);
         assert_eq!(t.cpu_iter().count(), t.orig_nents());
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), PAGES * PAGE_SIZE, "unmapped"));
+        assert_eq!(
+            ops(&t),
+            expect(Err(EINVAL), Err(EINVAL), PAGES * PAGE_SIZE, "unmapped")
+        );
 
         t.map(dev.bound(), DataDirection::Bidirectional)?;
-        assert_eq!(ops(&t), expect(Ok(()), Ok(()), PAGES * PAGE_SIZE, "managed"));
+        assert_eq!(
+            ops(&t),
+            expect(Ok(()), Ok(()), PAGES * PAGE_SIZE, "managed")
+        );
         assert_eq!(t.dma_iter()?.count(), t.nents()?);
         assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
         Ok(())
@@ -401,28 +509,59 @@ mod kunit {
         let mut tables: KVec<SgTable<'static>> = KVec::new();
 
         tables.push(SgTable::new(buffer(2, 6)?, GFP_KERNEL)?, GFP_KERNEL)?;
-        tables.push(SgTable::new_mapped(dev.bound(), buffer(3, 7)?, ToDevice, GFP_KERNEL)?, GFP_KERNEL)?;
-        let owner = Arc::new(SgTable::new_mapped(dev.bound(), buffer(5, 8)?, FromDevice, GFP_KERNEL)?, GFP_KERNEL)?;
+        tables.push(
+            SgTable::new_mapped(dev.bound(), buffer(3, 7)?, ToDevice, GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
+        let owner = Arc::new(
+            SgTable::new_mapped(dev.bound(), buffer(5, 8)?, FromDevice, GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
         // SAFETY: The kept `Arc` keeps the table alive and mapped (the device stays bound).
-        tables.push(unsafe { SgTable::from_owner_mapped(owner.clone(), owner.as_raw(), GFP_KERNEL) }?, GFP_KERNEL)?;
+        tables.push(
+            unsafe { SgTable::from_owner_mapped(owner.clone(), owner.as_raw(), GFP_KERNEL) }?,
+            GFP_KERNEL,
+        )?;
         let owner2 = Arc::new(SgTable::new(buffer(7, 9)?, GFP_KERNEL)?, GFP_KERNEL)?;
         // SAFETY: The kept `Arc` keeps the table alive, and nobody maps it.
-        tables.push(unsafe { SgTable::from_owner(owner2.clone(), owner2.as_raw(), GFP_KERNEL) }?, GFP_KERNEL)?;
+        tables.push(
+            unsafe { SgTable::from_owner(owner2.clone(), owner2.as_raw(), GFP_KERNEL) }?,
+            GFP_KERNEL,
+        )?;
 
         let states = collect(tables.iter().map(state))?;
-        assert_eq!(&states[..], &["unmapped", "managed", "borrowed", "unmapped"][..]);
-        let cpu = collect(tables.iter().map(|t| t.cpu_iter().map(|s| s.len()).sum::<usize>()))?;
+        assert_eq!(
+            &states[..],
+            &["unmapped", "managed", "borrowed", "unmapped"][..]
+        );
+        let cpu = collect(
+            tables
+                .iter()
+                .map(|t| t.cpu_iter().map(|s| s.len()).sum::<usize>()),
+        )?;
         assert_eq!(&cpu[..], &[2 * p, 3 * p, 5 * p, 7 * p][..]);
         let dma = collect(tables.iter().map(dma_bytes))?;
-        assert_eq!(&dma[..], &[Err(EINVAL), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]);
+        assert_eq!(
+            &dma[..],
+            &[Err(EINVAL), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]
+        );
 
         // Map whatever can be mapped, through the same code path.
         let mapped = collect(tables.iter_mut().map(|t| t.map(dev.bound(), Bidirectional)))?;
-        assert_eq!(&mapped[..], &[Ok(()), Err(EINVAL), Err(EINVAL), Err(EINVAL)][..]);
+        assert_eq!(
+            &mapped[..],
+            &[Ok(()), Err(EINVAL), Err(EINVAL), Err(EINVAL)][..]
+        );
         let states = collect(tables.iter().map(state))?;
-        assert_eq!(&states[..], &["managed", "managed", "borrowed", "unmapped"][..]);
+        assert_eq!(
+            &states[..],
+            &["managed", "managed", "borrowed", "unmapped"][..]
+        );
         let dma = collect(tables.iter().map(dma_bytes))?;
-        assert_eq!(&dma[..], &[Ok(2 * p), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]);
+        assert_eq!(
+            &dma[..],
+            &[Ok(2 * p), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]
+        );
 
         // Tables move freely, e.g. out of the vector.
         let last = tables.pop().ok_or(ENOENT)?;
@@ -467,6 +606,225 @@ mod kunit {
 
         // Nor does dropping a revoked table.
         drop(b);
+        Ok(())
+    }
+}
+
+/// The tests whose outcome depends on the DMA set-up of the boot: dma-direct, swiotlb bounce
+/// buffers, an IOMMU. Each adapts its expectations to the set-up it finds, and says which.
+#[macros::kunit_tests(rust_kernel_sg_dma)]
+mod dma {
+    use super::*;
+
+    #[test]
+    fn syncs_move_data_between_cpu_and_device() -> Result {
+        let dev = TestDevice::new(c"rust-sg-sync")?;
+        let bounce = swiotlb_active(dev.bound());
+        let mut t = SgTable::new(buffer(2, 0)?, GFP_KERNEL)?;
+        let mut byte = [0u8; 1];
+
+        // What the CPU wrote before mapping reaches the device at map time.
+        t.write_at(0, &[0x11; 64])?;
+        t.map(dev.bound(), DataDirection::Bidirectional)?;
+        let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
+        // Act as the device: without an IOMMU the DMA address is the physical address.
+        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
+        let device =
+            unsafe { bindings::memremap(seg.dma_address(), 64, bindings::MEMREMAP_WB as c_ulong) };
+        let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
+        // SAFETY: `device` maps the 64 first bytes of the segment, which stays mapped until
+        // `unmap()` below; the device side is only touched through it.
+        let dev_read = |i: usize| unsafe { device.add(i).read_volatile() };
+        // SAFETY: As above.
+        let dev_write = |i: usize, v: u8| unsafe { device.add(i).write_volatile(v) };
+        assert_eq!(dev_read(0), 0x11);
+
+        // What the device writes reaches the CPU at `sync_for_cpu()`, not before (if bounced).
+        dev_write(0, 0x22);
+        t.read_at(0, &mut byte)?;
+        assert_eq!(byte[0], if bounce { 0x11 } else { 0x22 });
+        t.sync_for_cpu()?;
+        t.read_at(0, &mut byte)?;
+        assert_eq!(byte[0], 0x22);
+
+        // What the CPU writes reaches the device at `sync_for_device()`, not before.
+        t.write_at(1, &[0x33])?;
+        assert_eq!(dev_read(1), if bounce { 0x11 } else { 0x33 });
+        t.sync_for_device()?;
+        assert_eq!(dev_read(1), 0x33);
+
+        // What the device writes last reaches the CPU at unmap.
+        dev_write(2, 0x44);
+        // SAFETY: `device` came from `memremap()` above and is not used after this.
+        unsafe { bindings::memunmap(device.cast()) };
+        t.unmap()?;
+        t.read_at(2, &mut byte)?;
+        assert_eq!(byte[0], 0x44);
+        pr_info!(
+            "rust_kernel_sg_dma: syncs moved data through {}\n",
+            if bounce {
+                "bounce buffers"
+            } else {
+                "shared memory"
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn iommu_merges_segments() -> Result {
+        let Some(edu) = Edu::get() else {
+            skip("no bound edu device");
+            return Ok(());
+        };
+        if !edu.behind_iommu() {
+            skip("the edu device is not behind an IOMMU");
+            return Ok(());
+        }
+        const PAGES: usize = 16;
+        let mut t =
+            SgTable::new_for_device(edu.bound(), spaced_pages(PAGES, GFP_KERNEL)?, GFP_KERNEL)?;
+        assert_eq!(t.orig_nents(), PAGES);
+        t.map(edu.bound(), DataDirection::Bidirectional)?;
+        let nents = t.nents()?;
+        // The IOMMU put the scattered pages at consecutive IOVAs: fewer DMA segments.
+        assert!(nents < PAGES);
+        assert_eq!(t.dma_iter()?.count(), nents);
+        assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
+        // Syncs and unmap go over `orig_nents` (DMA-API debug checks it).
+        assert_eq!(t.sync_for_cpu(), Ok(()));
+        assert_eq!(t.sync_for_device(), Ok(()));
+        assert_eq!(t.unmap(), Ok(()));
+        pr_info!(
+            "rust_kernel_sg_dma: IOMMU merged {} CPU entries into {} DMA segments\n",
+            PAGES,
+            nents
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn big_chained_table() -> Result {
+        const SIZE: usize = 256 << 20;
+        let mut info = core::mem::MaybeUninit::<bindings::sysinfo>::zeroed();
+        // SAFETY: `info` is valid for writing.
+        unsafe { bindings::si_meminfo(info.as_mut_ptr()) };
+        // SAFETY: `si_meminfo()` filled it in.
+        let info = unsafe { info.assume_init() };
+        if (info.totalram as usize).saturating_mul(info.mem_unit as usize) < 3 * SIZE {
+            skip("needs 768 MiB of RAM");
+            return Ok(());
+        }
+        let dev = TestDevice::new(c"rust-sg-big")?;
+        let buf = VVec::<u8>::with_capacity(SIZE, GFP_KERNEL)?;
+        let mut t = SgTable::new_for_device(dev.bound(), buf, GFP_KERNEL)?;
+        assert!(t.orig_nents() <= SIZE / PAGE_SIZE);
+        assert_eq!(t.cpu_iter().count(), t.orig_nents());
+        assert_eq!(t.size(), SIZE);
+        t.map(dev.bound(), DataDirection::ToDevice)?;
+        assert_eq!(t.dma_iter()?.count(), t.nents()?);
+        assert_eq!(dma_bytes(&t), Ok(SIZE));
+        t.unmap()?;
+        pr_info!(
+            "rust_kernel_sg_dma: 256 MiB table: {} CPU entries\n",
+            t.orig_nents()
+        );
+        Ok(())
+    }
+
+    /// What the workers of a stress test share.
+    struct Shared {
+        done: Atomic<u32>,
+        errors: Atomic<u32>,
+        sum: Atomic<u64>,
+    }
+
+    /// Runs `work` on `n` workers of the unbound workqueue (kthreads) and waits for them.
+    fn on_workers(
+        n: u32,
+        work: impl Fn(&Shared) -> Result + Clone + Send + 'static,
+    ) -> Result<Arc<Shared>> {
+        let shared = Arc::new(
+            Shared {
+                done: Atomic::new(0),
+                errors: Atomic::new(0),
+                sum: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        for _ in 0..n {
+            let (shared, work) = (shared.clone(), work.clone());
+            workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+                if work(&shared).is_err() {
+                    shared.errors.add(1, Relaxed);
+                }
+                shared.done.add(1, Relaxed);
+            })?;
+        }
+        // The workers borrow nothing of ours but may use the test's device: wait for all.
+        while shared.done.load(Relaxed) < n {
+            fsleep(Delta::from_millis(5));
+        }
+        Ok(shared)
+    }
+
+    #[test]
+    fn workers_build_map_and_drop_their_own_tables() -> Result {
+        let dev = TestDevice::new(c"rust-sg-stress")?;
+        let device: ARef<Device> = dev.bound().into();
+        let shared = on_workers(4, move |shared| {
+            // SAFETY: The test keeps the device registered, hence bound, until every worker is done.
+            let dev = unsafe { device.as_bound() };
+            for i in 0..50 {
+                let mut t = SgTable::new(buffer(1 + i % 4, i as u8)?, GFP_KERNEL)?;
+                t.map(dev, DataDirection::Bidirectional)?;
+                let bytes: usize = t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum();
+                t.sync_for_cpu()?;
+                t.sync_for_device()?;
+                if bytes != t.size() {
+                    return Err(EDOM);
+                }
+                shared.sum.add(bytes as u64, Relaxed);
+                if i % 2 == 0 {
+                    t.unmap()?;
+                }
+            }
+            Ok(())
+        })?;
+        assert_eq!(shared.errors.load(Relaxed), 0);
+        // Each worker maps 12 times 1 + 2 + 3 + 4 pages, then 1 + 2 more.
+        assert_eq!(shared.sum.load(Relaxed), 4 * 123 * PAGE_SIZE as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn one_table_iterated_by_many() -> Result {
+        let dev = TestDevice::new(c"rust-sg-shared")?;
+        let pages = 64;
+        let table = Arc::new(
+            SgTable::new_mapped(
+                dev.bound(),
+                spaced_pages(pages, GFP_KERNEL)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        let t = table.clone();
+        let shared = on_workers(4, move |shared| {
+            for _ in 0..200 {
+                let bytes: usize = t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum();
+                let cpu: usize = t.cpu_iter().map(|seg| seg.len()).sum();
+                shared.sum.add((bytes + cpu) as u64, Relaxed);
+            }
+            Ok(())
+        })?;
+        assert_eq!(shared.errors.load(Relaxed), 0);
+        assert_eq!(
+            shared.sum.load(Relaxed),
+            4 * 200 * 2 * (pages * PAGE_SIZE) as u64
+        );
+        assert!(table.is_mapped());
         Ok(())
     }
 }

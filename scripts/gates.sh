@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The kernel's own quality gates, on the overlaid tree in $KDIR (built in $BUILD):
+# rustfmtcheck, a CLIPPY=1 build and rustdoc, each failing on anything about our files.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/toolchain.sh"
+
+OURS='rust/kernel/sg|samples/rust/rust_sg'
+kmake() { make -s -C "$KDIR" O="$BUILD" ARCH=x86_64 -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
+
+# check NAME LOG: fails if LOG has a warning or error pointing at our files.
+check() {
+	local hits
+	hits=$(grep -E -A3 '^(warning|error)' "$2" | grep -E -B3 -- "--> .*($OURS)" || true)
+	if [ -n "$hits" ]; then
+		printf '%s\n' "$hits"
+		die "$1: findings in our files (full log: $2)"
+	fi
+}
+
+# logged NAME MAKE-ARGS...: one kernel make, its output in $OUT/NAME.log, shown on failure.
+logged() {
+	local name=$1
+	shift
+	kmake "$@" >"$OUT/$name.log" 2>&1 || { tail -30 "$OUT/$name.log"; die "$name failed (log: $OUT/$name.log)"; }
+	check "$name" "$OUT/$name.log"
+}
+
+mkdir -p "$OUT"
+stage "gates: make rustfmtcheck" logged rustfmtcheck rustfmtcheck
+stage "gates: make CLIPPY=1 (kernel crate, sample)" logged clippy CLIPPY=1 samples/rust/rust_sg.o
+stage "gates: make rustdoc" logged rustdoc rustdoc
