@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The kernel's own quality gates, on the overlaid tree in $KDIR (built in $BUILD):
-# rustfmtcheck, a CLIPPY=1 build and rustdoc, each failing on anything about our files.
+# rustfmtcheck, a CLIPPY=1 build, rustdoc and htmldocs (Documentation/rust), each failing on
+# anything about our files.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
 OURS='rust/kernel/sg|samples/rust/rust_sg'
+DOCS='Documentation/rust/sg'
 kmake() { make -s -C "$KDIR" O="$BUILD" ARCH=x86_64 -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
 
 # check NAME LOG: fails if LOG has a warning or error pointing at our files.
@@ -26,7 +28,18 @@ logged() {
 	check "$name" "$OUT/$name.log"
 }
 
+# htmldocs: Sphinx on Documentation/rust (in a build tree of its own); fails on any warning
+# or error about our pages.
+htmldocs() {
+	make -s -C "$KDIR" O="$CACHE/build/docs-$(basename "$BUILD")" htmldocs SPHINXDIRS=rust \
+		>"$OUT/htmldocs.log" 2>&1 || { tail -30 "$OUT/htmldocs.log"; die "htmldocs failed"; }
+	if grep -E -A8 "$DOCS.*(WARNING|ERROR)" "$OUT/htmldocs.log"; then
+		die "htmldocs: warnings about our pages (log: $OUT/htmldocs.log)"
+	fi
+}
+
 mkdir -p "$OUT"
 stage "gates: make rustfmtcheck" logged rustfmtcheck rustfmtcheck
 stage "gates: make CLIPPY=1 (kernel crate, sample)" logged clippy CLIPPY=1 samples/rust/rust_sg.o
 stage "gates: make rustdoc" logged rustdoc rustdoc
+stage "gates: make htmldocs SPHINXDIRS=rust" htmldocs

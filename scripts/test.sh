@@ -56,6 +56,14 @@ setup swiotlb 256M "-device edu" "swiotlb=force" \
 setup iommu 1G "-device intel-iommu -device edu" "intel_iommu=on" \
 	'DMAR: IOMMU enabled=1' 'IOMMU merged 16 CPU entries=1' '256 MiB table=1'
 
+# The kernel's own gates on our files: rustfmtcheck, CLIPPY=1, rustdoc.
+if stage "test[gates]: rustfmtcheck, clippy, rustdoc, htmldocs" "$REPO/scripts/gates.sh"; then
+	summary+=("gates:   rustfmtcheck, CLIPPY=1, rustdoc and htmldocs clean for our files")
+else
+	failed=$((failed + 1)) bad=1
+	summary+=("gates:   FAILED (see above and $OUT/*.log)")
+fi
+
 say "summary (logs and results in $OUT):"
 printf '    %s\n' "${summary[@]}"
 [ $bad = 0 ] && [ $failed = 0 ] || { [ $failed -gt 0 ] || failed=1; }

@@ -14,8 +14,8 @@
 //!
 //! - a source: a table someone else made and keeps (e.g. DRM GEM shmem, wrapped with the
 //!   `unsafe` [`SgTable::from_raw_mapped`] or, keeping its owner alive,
-//!   [`SgTable::from_owner_mapped`]), or one we allocate over memory we own (e.g. a [`VVec`]
-//!   firmware image, with the safe [`SgTable::new`]);
+//!   [`SgTable::from_owner_mapped`]), or one we allocate over memory we own (e.g. a
+//!   [`VVec`](crate::alloc::VVec) firmware image, with the safe [`SgTable::new`]);
 //! - a [`State`]: [`State::Unmapped`], [`State::Borrowed`] (mapped by its owner) or
 //!   [`State::Managed`] (mapped by us, for one device and direction).
 //!

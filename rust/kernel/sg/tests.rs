@@ -201,7 +201,7 @@ fn spaced_pages(n: usize, flags: Flags) -> Result<KVec<Page>> {
 
 /// Marks the running test skipped (there is no Rust API for `kunit_skip()` yet).
 fn skip(reason: &str) {
-    pr_info!("rust_kernel_sg: skipped: {}\n", reason);
+    pr_info!("skipped: {}\n", reason);
     // SAFETY: We run inside a KUnit test, whose `struct kunit` stays valid while it runs; the
     // wrapper set `status` before calling us and reads it after we return.
     unsafe { (*bindings::kunit_get_current_test()).status = bindings::kunit_status_KUNIT_SKIPPED };
@@ -518,16 +518,13 @@ mod kunit {
             GFP_KERNEL,
         )?;
         // SAFETY: The kept `Arc` keeps the table alive and mapped (the device stays bound).
-        tables.push(
-            unsafe { SgTable::from_owner_mapped(owner.clone(), owner.as_raw(), GFP_KERNEL) }?,
-            GFP_KERNEL,
-        )?;
+        let kept =
+            unsafe { SgTable::from_owner_mapped(owner.clone(), owner.as_raw(), GFP_KERNEL) }?;
+        tables.push(kept, GFP_KERNEL)?;
         let owner2 = Arc::new(SgTable::new(buffer(7, 9)?, GFP_KERNEL)?, GFP_KERNEL)?;
         // SAFETY: The kept `Arc` keeps the table alive, and nobody maps it.
-        tables.push(
-            unsafe { SgTable::from_owner(owner2.clone(), owner2.as_raw(), GFP_KERNEL) }?,
-            GFP_KERNEL,
-        )?;
+        let kept = unsafe { SgTable::from_owner(owner2.clone(), owner2.as_raw(), GFP_KERNEL) }?;
+        tables.push(kept, GFP_KERNEL)?;
 
         let states = collect(tables.iter().map(state))?;
         assert_eq!(
@@ -711,7 +708,7 @@ mod dma {
         unsafe { bindings::si_meminfo(info.as_mut_ptr()) };
         // SAFETY: `si_meminfo()` filled it in.
         let info = unsafe { info.assume_init() };
-        if (info.totalram as usize).saturating_mul(info.mem_unit as usize) < 3 * SIZE {
+        if info.totalram.saturating_mul(info.mem_unit as usize) < 3 * SIZE {
             skip("needs 768 MiB of RAM");
             return Ok(());
         }
