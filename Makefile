@@ -4,6 +4,7 @@
 #
 #   make run     build the kernel, boot it in QEMU and show kernel::sg at work
 #   make test    everything that must pass; ends with "N passed, N failed"
+#   make patches the overlay as a git format-patch series, checked by checkpatch --strict
 #
 # Knobs (make VAR=value):
 #   KERNEL=7.2        Debian linux-source-$(KERNEL) to build against
@@ -36,7 +37,7 @@ endif
 export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU
 SCRIPTS := $(CURDIR)/scripts
 
-.PHONY: all deps kernel-src overlay build test run clean help
+.PHONY: all deps kernel-src overlay build test run patches clean help
 all: help
 
 help:
@@ -59,6 +60,9 @@ test: build
 
 run: build
 	@$(SCRIPTS)/run.sh
+
+patches: build
+	@$(SCRIPTS)/patches.sh
 
 clean:
 	rm -rf $(OUT) $(CACHE)/build

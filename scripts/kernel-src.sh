@@ -35,7 +35,9 @@ fetch_deb "linux-source-$KERNEL" "$ver" "$tmp" || die "cannot download linux-sou
 tarball=$(find "$tmp/usr/src" -maxdepth 1 -name "linux-source-$KERNEL.tar.*" | head -1)
 [ -n "$tarball" ] || die "linux-source-$KERNEL $ver holds no tarball under /usr/src"
 say "kernel source: unpacking $(basename "$tarball")"
-tar -C "$tmp" -xf "$tarball"
+# Keep the tarball: `make patches` builds its git base from it.
+mv "$tarball" "$CACHE/src/linux-source-$KERNEL.tar.xz"
+tar -C "$tmp" -xf "$CACHE/src/linux-source-$KERNEL.tar.xz"
 rm -rf "$dest"
 mv "$tmp/linux-source-$KERNEL" "$dest"
 rm -rf "$tmp"

@@ -14,7 +14,8 @@ stage() {
 	local name=$1 t0=$SECONDS
 	shift
 	say "$name"
-	"$@"
+	# Explicit, since `set -e` does not apply where the caller tests our status.
+	"$@" || { local rc=$?; say "$name: FAILED after $((SECONDS - t0)) s"; return $rc; }
 	say "$name: done in $((SECONDS - t0)) s"
 }
 

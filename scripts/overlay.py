@@ -27,7 +27,8 @@ def snippet(path):
 
 
 # (file, text, where, anchor): insert `text` before/after the line matching `anchor`
-# ("last" picks the last such line), or append it ("end").
+# ("last" picks the last such line), or append it ("end"). "file#tag" names one of several edits
+# of a file, for OVERLAY_ONLY.
 EDITS = [
     ("rust/kernel/lib.rs", "pub mod sg;\n", "after", r"pub mod seq_file;"),
     ("rust/bindings/bindings_helper.h", "#include <kunit/device.h>\n", "before", r"#include <kunit/test.h>"),
@@ -37,9 +38,9 @@ EDITS = [
     ("samples/rust/Kconfig", snippet("samples/rust/Kconfig"), "before", r"config SAMPLE_RUST_DEBUGFS"),
     ("samples/rust/Makefile", snippet("samples/rust/Makefile"), "after", r"obj-\$\(CONFIG_SAMPLE_RUST_DMA\).*"),
     ("Documentation/rust/index.rst", "    sg\n", "after", r"    testing"),
-    ("MAINTAINERS", "F:\tDocumentation/rust/sg*\n", "before", r"F:\trust/helpers/dma.c"),
-    ("MAINTAINERS", "F:\trust/kernel/sg.rs\nF:\trust/kernel/sg/\n", "after", r"F:\trust/kernel/scatterlist.rs"),
-    ("MAINTAINERS", "F:\tsamples/rust/rust_sg.rs\n", "after", r"F:\tsamples/rust/rust_dma.rs"),
+    ("MAINTAINERS#docs", "F:\tDocumentation/rust/sg*\n", "before", r"F:\trust/helpers/dma.c"),
+    ("MAINTAINERS#sg", "F:\trust/kernel/sg.rs\nF:\trust/kernel/sg/\n", "after", r"F:\trust/kernel/scatterlist.rs"),
+    ("MAINTAINERS#sample", "F:\tsamples/rust/rust_sg.rs\n", "after", r"F:\tsamples/rust/rust_dma.rs"),
 ]
 
 
@@ -75,6 +76,12 @@ def apply(name, text, add, where, anchor):
 
 def edit(name, edits):
     path = KDIR / name
+    if os.environ.get("OVERLAY_ONLY") is not None:
+        # A subset, on top of earlier subsets (`make patches`): edit the file as it is.
+        text = path.read_text()
+        for add, where, anchor in edits:
+            text = apply(name, text, add, where, anchor)
+        return write_if_changed(path, text)
     if not path.exists():
         die(f"{name} is missing from {KDIR}: is KDIR a Linux 7.x tree?")
     current = path.read_text()
@@ -94,16 +101,26 @@ def edit(name, edits):
     return changed
 
 
+def wanted(name):
+    """OVERLAY_ONLY (space-separated paths) limits the overlay to those files: `make patches`
+    builds its series one group of files at a time."""
+    only = os.environ.get("OVERLAY_ONLY")
+    return only is None or name in only.split()
+
+
 def main():
     if not (KDIR / "Makefile").exists() or not (KDIR / "rust").is_dir():
         die(f"{KDIR} is not a kernel tree with Rust support (no Makefile or rust/)")
     copied = 0
     for top in NEW_FILES:
         for src in sorted((REPO / top).rglob("*")):
-            if src.is_file():
+            if src.is_file() and wanted(str(src.relative_to(REPO))):
                 copied += write_if_changed(KDIR / src.relative_to(REPO), src.read_text())
     by_file = {}
-    for name, add, where, anchor in EDITS:
+    for tagged, add, where, anchor in EDITS:
+        name = tagged.partition("#")[0]
+        if not (wanted(name) or wanted(tagged)):
+            continue
         by_file.setdefault(name, []).append((add, where, anchor))
     edited = sum(edit(name, edits) for name, edits in by_file.items())
     print(f"==> overlay: {copied} file(s) copied, {edited} file(s) edited in {KDIR}", file=sys.stderr)

@@ -230,7 +230,7 @@ impl SgSample<'_> {
         }
         dev_info!(
             pdev,
-            "rust_sg: round trip OK: {} bytes in {} image segments, {} read-back segments, {} DMA transfers\n",
+            "rust_sg: round trip OK: {} bytes, {} image and {} read-back segments, {} transfers\n",
             moved,
             image.len(),
             readback.len(),

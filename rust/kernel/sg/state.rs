@@ -8,15 +8,15 @@
 //! and Documentation/rust/sg.rst draws the same machine. "Shared" is a table someone else owns
 //! (borrowed, or kept alive through its owner); "owned" is one [`SgTable`](super::SgTable)
 //! allocated itself. Every cell that is not `Ok` returns the error shown and leaves the state as
-//! it was.
+//! it was. A cell naming a state is a transition to it.
 //!
-//! | state \ operation     | `map`                 | `unmap`           | DMA iteration | syncs    |
-//! |-----------------------|-----------------------|-------------------|---------------|----------|
-//! | [`State::Unmapped`]   | owned: → `Managed`    | `EINVAL`          | `EINVAL`      | `EINVAL` |
-//! |                       | shared: `EINVAL`      |                   |               |          |
-//! | [`State::Borrowed`]   | `EINVAL`              | `EINVAL`          | `Ok`          | `EINVAL` |
-//! | [`State::Managed`]    | `EINVAL`              | → `Unmapped`      | `Ok`          | `Ok`     |
-//! | `Managed`, unbound    | `EINVAL`              | → `Unmapped`      | `ENODEV`      | `ENODEV` |
+//! | state \ operation   | `map`                  | `unmap`        | DMA iteration | syncs    |
+//! |---------------------|------------------------|----------------|---------------|----------|
+//! | [`State::Unmapped`] | owned: `Managed`       | `EINVAL`       | `EINVAL`      | `EINVAL` |
+//! |                     | shared: `EINVAL`       |                |               |          |
+//! | [`State::Borrowed`] | `EINVAL`               | `EINVAL`       | `Ok`          | `EINVAL` |
+//! | [`State::Managed`]  | `EINVAL`               | `Unmapped`     | `Ok`          | `Ok`     |
+//! | `Managed`, unbound  | `EINVAL`               | `Unmapped`     | `ENODEV`      | `ENODEV` |
 //!
 //! CPU iteration is allowed in every state. Dropping a `Managed` table unmaps it (unless device
 //! unbind already did) before the table is freed.
@@ -181,7 +181,8 @@ impl Mapping {
             .ok_or(ENODEV)
     }
 
-    /// Gives the buffer back to the CPU: see [`SgTable::sync_for_cpu`](super::SgTable::sync_for_cpu).
+    /// Gives the buffer back to the CPU: see
+    /// [`SgTable::sync_for_cpu`](super::SgTable::sync_for_cpu).
     #[inline]
     pub(super) fn sync_for_cpu(&self) -> Result {
         self.sync(bindings::dma_sync_sgtable_for_cpu)

@@ -479,9 +479,9 @@ impl SgTable<'_> {
         self.map_raw(dev, dir, 0)
     }
 
-    /// Maps the table like [`SgTable::map`], with DMA attributes (e.g.
-    /// [`DMA_ATTR_SKIP_CPU_SYNC`](crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC)), which unmapping then uses
-    /// too.
+    /// Maps the table like [`SgTable::map`], with DMA attributes, which unmapping then uses too.
+    ///
+    /// For example [`DMA_ATTR_SKIP_CPU_SYNC`](crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC).
     ///
     /// # Errors
     ///

@@ -770,7 +770,7 @@ mod dma {
         let dev = TestDevice::new(c"rust-sg-stress")?;
         let device: ARef<Device> = dev.bound().into();
         let shared = on_workers(4, move |shared| {
-            // SAFETY: The test keeps the device registered, hence bound, until every worker is done.
+            // SAFETY: The test keeps the device registered, so bound, until every worker is done.
             let dev = unsafe { device.as_bound() };
             for i in 0..50 {
                 let mut t = SgTable::new(buffer(1 + i % 4, i as u8)?, GFP_KERNEL)?;
