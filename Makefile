@@ -5,6 +5,7 @@
 #   make run     build the kernel, boot it in QEMU and show kernel::sg at work
 #   make test    everything that must pass; ends with "N passed, N failed"
 #   make patches the overlay as a git format-patch series, checked by checkpatch --strict
+#   make bench   kernel::sg against C and kernel::scatterlist, into results/
 #
 # Knobs (make VAR=value):
 #   KERNEL=7.2        Debian linux-source-$(KERNEL) to build against
@@ -37,7 +38,7 @@ endif
 export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU
 SCRIPTS := $(CURDIR)/scripts
 
-.PHONY: all deps kernel-src overlay build test run patches clean help
+.PHONY: all deps kernel-src overlay build test run patches bench clean help
 all: help
 
 help:
@@ -63,6 +64,9 @@ run: build
 
 patches: build
 	@$(SCRIPTS)/patches.sh
+
+bench: deps overlay
+	@$(SCRIPTS)/bench.sh
 
 clean:
 	rm -rf $(OUT) $(CACHE)/build

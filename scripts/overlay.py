@@ -19,7 +19,7 @@ KDIR = Path(os.environ["KDIR"])
 STATE = Path(os.environ["CACHE"]) / "overlay" / hashlib.sha1(str(KDIR).encode()).hexdigest()[:12]
 
 # Our new kernel files, mirrored at the same paths in the tree.
-NEW_FILES = ["rust/kernel", "samples/rust", "Documentation/rust"]
+NEW_FILES = ["rust/kernel", "rust/helpers", "samples/rust", "Documentation/rust"]
 
 
 def snippet(path):
@@ -35,6 +35,9 @@ EDITS = [
     ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
     ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
     ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),
+    ("rust/kernel/Kconfig.test#bench", snippet("rust/kernel/Kconfig.test.bench"), "before-last", r"endif"),
+    ("rust/helpers/helpers.c#bench", '#include "sg_bench.c"\n', "after", r'#include "scatterlist.c"'),
+    ("rust/kernel/lib.rs#bench", '#[cfg(CONFIG_RUST_SG_BENCH)]\n#[path = "sg/bench.rs"]\nmod sg_bench;\n', "after", r"pub mod sg;"),
     ("samples/rust/Kconfig", snippet("samples/rust/Kconfig"), "before", r"config SAMPLE_RUST_DEBUGFS"),
     ("samples/rust/Makefile", snippet("samples/rust/Makefile"), "after", r"obj-\$\(CONFIG_SAMPLE_RUST_DMA\).*"),
     ("Documentation/rust/index.rst", "    sg\n", "after", r"    testing"),
@@ -102,10 +105,12 @@ def edit(name, edits):
 
 
 def wanted(name):
-    """OVERLAY_ONLY (space-separated paths) limits the overlay to those files: `make patches`
-    builds its series one group of files at a time."""
+    """OVERLAY_ONLY (space-separated paths, or file#tag for one edit) limits the overlay to
+    those: `make patches` builds its series one group at a time. OVERLAY_EXCLUDE leaves some
+    out (what is ours but not for upstream, e.g. the benchmark)."""
     only = os.environ.get("OVERLAY_ONLY")
-    return only is None or name in only.split()
+    excluded = os.environ.get("OVERLAY_EXCLUDE", "").split()
+    return (only is None or name in only.split()) and name not in excluded
 
 
 def main():
@@ -119,7 +124,7 @@ def main():
     by_file = {}
     for tagged, add, where, anchor in EDITS:
         name = tagged.partition("#")[0]
-        if not (wanted(name) or wanted(tagged)):
+        if not (wanted(tagged) and (wanted(name) or "#" in tagged)):
             continue
         by_file.setdefault(name, []).append((add, where, anchor))
     edited = sum(edit(name, edits) for name, edits in by_file.items())

@@ -45,8 +45,8 @@ commits() {
 		git add -A -f .
 		sed '1,2d' "$f" | git commit -q -F -
 	done
-	# The series must hold the whole overlay.
-	KDIR=$SERIES "$REPO/scripts/overlay.py" >/dev/null
+	# The series must hold the whole overlay, but for what is ours only (series/local-only.txt).
+	KDIR=$SERIES OVERLAY_EXCLUDE="$(cat "$REPO/series/local-only.txt")" "$REPO/scripts/overlay.py" >/dev/null
 	[ -z "$(git status --porcelain --ignored=matching)" ] ||
 		{ git status --short --ignored=matching; die "series/*.txt leave these out"; }
 }

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+
+/*
+ * The C side of the kernel::sg benchmark (rust/kernel/sg/bench.rs): the loops a C driver
+ * writes, to time kernel::sg against. Built only with CONFIG_RUST_SG_BENCH.
+ */
+
+#ifdef CONFIG_RUST_SG_BENCH
+
+#include <linux/dma-mapping.h>
+#include <linux/scatterlist.h>
+
+__rust_helper u64 rust_helper_sg_bench_c_dma_sum(struct sg_table *sgt)
+{
+	struct scatterlist *sg;
+	u64 sum = 0;
+	int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i)
+		sum += sg_dma_address(sg) + sg_dma_len(sg);
+	return sum;
+}
+
+__rust_helper u64 rust_helper_sg_bench_c_cpu_sum(struct sg_table *sgt)
+{
+	struct scatterlist *sg;
+	u64 sum = 0;
+	int i;
+
+	for_each_sgtable_sg(sgt, sg, i)
+		sum += (unsigned long)sg_page(sg) + sg->offset + sg->length;
+	return sum;
+}
+
+__rust_helper int rust_helper_sg_bench_c_map_unmap(struct device *dev, struct sg_table *sgt,
+						   enum dma_data_direction dir)
+{
+	int ret = dma_map_sgtable(dev, sgt, dir, 0);
+
+	if (ret)
+		return ret;
+	dma_unmap_sgtable(dev, sgt, dir, 0);
+	return 0;
+}
+
+#endif /* CONFIG_RUST_SG_BENCH */
