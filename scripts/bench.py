@@ -50,7 +50,7 @@ results.mkdir(parents=True, exist_ok=True)
 (results / "bench.md").write_text("\n".join(md) + "\n")
 data = results / "bench.dat"
 data.write_text("".join(f'"{name}" {r:.3f} {lim:.3f}\n' for name, r, lim in plot))
-gp = f"""set terminal svg size 1000,{200 + 22 * len(plot)} dynamic font 'sans,11'
+gp = f"""set terminal svg size 1000,{200 + 22 * len(plot)} dynamic noenhanced font 'sans,11'
 set output '{results / "bench.svg"}'
 set title 'kernel::sg time / other time (median, one boot under QEMU TCG): below the target is better'
 set style data histograms
