@@ -22,6 +22,26 @@ STATE = Path(os.environ["CACHE"]) / "overlay" / hashlib.sha1(str(KDIR).encode())
 NEW_FILES = ["rust/kernel", "rust/helpers", "samples/rust", "Documentation/rust"]
 
 
+# (file, tree file, regex, old, new): in our copy of `file`, replace `old` by `new` when the
+# tree's `tree file` matches `regex`. Only for kernel API changes between supported versions.
+COMPAT = [
+    # 7.3's pci_device_table! makes the MODULE_PCI_TABLE name itself.
+    ("samples/rust/rust_sg.rs", "rust/kernel/pci.rs", r'module_device_table!\("pci", \$crate::pci::DeviceId',
+     "    MODULE_PCI_TABLE,\n", ""),
+    # 7.3's pci::Driver::probe gets the ID table entry as an Option.
+    ("samples/rust/rust_sg.rs", "rust/kernel/pci.rs", r"info: Option<&'bound Self::IdInfo>",
+     "_info: &'bound Self::IdInfo,", "_info: Option<&'bound Self::IdInfo>,"),
+]
+
+
+def adapted(name, text):
+    for file, tree_file, regex, old, new in COMPAT:
+        path = KDIR / tree_file
+        if file == name and path.exists() and re.search(regex, path.read_text()):
+            text = text.replace(old, new)
+    return text
+
+
 def snippet(path):
     return (REPO / "edits" / path).read_text()
 
@@ -30,7 +50,7 @@ def snippet(path):
 # ("last" picks the last such line), or append it ("end"). "file#tag" names one of several edits
 # of a file, for OVERLAY_ONLY.
 EDITS = [
-    ("rust/kernel/lib.rs", "pub mod sg;\n", "after", r"pub mod seq_file;"),
+    ("rust/kernel/lib.rs", "pub mod sg;\n", "before", r"pub mod sizes;"),
     ("rust/bindings/bindings_helper.h", "#include <kunit/device.h>\n", "before", r"#include <kunit/test.h>"),
     ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
     ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
@@ -120,7 +140,8 @@ def main():
     for top in NEW_FILES:
         for src in sorted((REPO / top).rglob("*")):
             if src.is_file() and wanted(str(src.relative_to(REPO))):
-                copied += write_if_changed(KDIR / src.relative_to(REPO), src.read_text())
+                rel = str(src.relative_to(REPO))
+                copied += write_if_changed(KDIR / rel, adapted(rel, src.read_text()))
     by_file = {}
     for tagged, add, where, anchor in EDITS:
         name = tagged.partition("#")[0]

@@ -50,9 +50,9 @@ mod regs {
     pub(super) const END: usize = 0xa0;
 
     /// `DMA_CMD`: start a transfer; reads back as set until it is done.
-    pub(super) const CMD_START: u64 = 1 << 0;
+    pub(super) const CMD_START: u32 = 1 << 0;
     /// `DMA_CMD`: from the device's buffer to RAM (else from RAM to the buffer).
-    pub(super) const CMD_TO_RAM: u64 = 1 << 1;
+    pub(super) const CMD_TO_RAM: u32 = 1 << 1;
 
     /// Where the device's 4 KiB buffer sits in its own DMA address space.
     pub(super) const BUFFER: u64 = 0x40000;
@@ -75,14 +75,17 @@ struct Edu<'a, 'bound>(&'a Bar0<'bound>);
 
 impl Edu<'_, '_> {
     /// Runs one transfer of `len` bytes and waits for it (the device takes about 100 ms).
+    ///
+    /// The registers are 64 bits wide, but a 32-bit write sets the whole register, and the
+    /// device's 28-bit DMA mask keeps every address below 4 GiB.
     fn transfer(&self, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
-        self.0.write64(src, regs::DMA_SRC);
-        self.0.write64(dst, regs::DMA_DST);
-        self.0.write64(len as u64, regs::DMA_COUNT);
+        self.0.write32(u32::try_from(src)?, regs::DMA_SRC);
+        self.0.write32(u32::try_from(dst)?, regs::DMA_DST);
+        self.0.write32(u32::try_from(len)?, regs::DMA_COUNT);
         let dir = if to_ram { regs::CMD_TO_RAM } else { 0 };
-        self.0.write64(regs::CMD_START | dir, regs::DMA_CMD);
+        self.0.write32(regs::CMD_START | dir, regs::DMA_CMD);
         for _ in 0..500 {
-            if self.0.read64(regs::DMA_CMD) & regs::CMD_START == 0 {
+            if self.0.read32(regs::DMA_CMD) & regs::CMD_START == 0 {
                 return Ok(());
             }
             fsleep(Delta::from_millis(5));
