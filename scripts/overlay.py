@@ -54,6 +54,7 @@ EDITS = [
     ("rust/bindings/bindings_helper.h", "#include <kunit/device.h>\n", "before", r"#include <kunit/test.h>"),
     ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
     ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
+    ("rust/helpers/task.c", snippet("rust/helpers/task.c"), "end", None),
     ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),
     ("rust/kernel/Kconfig.test#bench", snippet("rust/kernel/Kconfig.test.bench"), "before-last", r"endif"),
     ("rust/helpers/helpers.c#bench", '#include "sg_bench.c"\n', "after", r'#include "scatterlist.c"'),
