@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""results.py JSON LOG [--suite S]... [--expect 'REGEX=N']...: judge one boot.
+"""results.py LOG --json JSON... [--suite S]... [--expect 'REGEX=N']...: judge one boot.
 
-Counts the test cases kunit.py parsed (JSON), checks that the named suites ran and that each
+Counts the test cases kunit.py parsed (one JSON per KTAP run in the log: the boot's, and the
+suites qemu/init ran again), checks that the named suites ran and that each
 expected line occurs N times in the console log, and fails on any kernel complaint in the log
 (a DMA-API error, WARNING:, BUG:, a KFENCE report, a kmemleak leak, ...), showing the lines.
 Prints the failures and one "counts:" line, and exits non-zero if anything failed.
@@ -33,14 +34,15 @@ def walk(group, counts, suites):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("json")
     ap.add_argument("log")
+    ap.add_argument("--json", action="append", default=[])
     ap.add_argument("--suite", action="append", default=[])
     ap.add_argument("--expect", action="append", default=[])
     args = ap.parse_args()
-    with open(args.json) as f:
-        counts, suites = {}, set()
-        walk(json.load(f), counts, suites)
+    counts, suites = {}, set()
+    for name in args.json:
+        with open(name) as f:
+            walk(json.load(f), counts, suites)
     with open(args.log, errors="replace") as f:
         log = f.read().splitlines()
     # A test that provokes a kernel warning on purpose brackets it with these lines.

@@ -6,23 +6,33 @@
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 KUNIT=$KDIR/tools/testing/kunit/kunit.py
-# What every boot must show: our suite and the doctests ran; the sample did its round trip at
-# probe and again after qemu/init rebound it through sysfs; init finished (kmemleak scanned).
-CHECKS=(--suite rust_kernel_sg --suite rust_kernel_sg_dma --suite rust_doctests_kernel
+# What every boot must show: our suites and the doctests ran, the fault-injection suite again
+# from qemu/init with fault injection armed; the sample did its round trip at probe and again
+# after qemu/init rebound it through sysfs; init finished (kmemleak scanned).
+CHECKS=(--suite rust_kernel_sg --suite rust_kernel_sg_dma --suite rust_kernel_sg_fault
+	--suite rust_doctests_kernel
 	--expect 'rust_sg: round trip OK=2' --expect 'rust_sg: unbinding=1'
-	--expect 'kernel-sg: kmemleak scan done=1' --expect 'kernel-sg: init done=1')
+	--expect 'kernel-sg: kmemleak scan done=1' --expect 'kernel-sg: init done=1'
+	--expect 'rust_kernel_sg_fault: new_mapped\(\) on kunit device \(armed\)=1'
+	--expect 'rust_kernel_sg_fault: new_mapped\(\) on edu \(armed\)=1'
+	--expect 'rust_kernel_sg_fault: map\(\) on kunit device \(armed\)=1'
+	--expect 'rust_kernel_sg_fault: map\(\) on edu \(armed\)=1')
 mkdir -p "$OUT"
 passed=0 failed=0 bad=0
 summary=()
 
-# parse NAME: kunit.py's own reading of the console log, as text and JSON.
+# parse NAME: kunit.py's own reading of the console log, as text and JSON; the suite qemu/init
+# runs again after boot prints a KTAP run of its own, read on its own.
 parse() {
 	python3 "$KUNIT" parse --json="$OUT/$1.json" "$OUT/$1.log" >"$OUT/$1.kunit.txt"
+	sed -n '/kernel-sg: kunit run again begin/,/kernel-sg: kunit run again end/p' \
+		"$OUT/$1.log" >"$OUT/$1.again.log"
+	python3 "$KUNIT" parse --json="$OUT/$1.again.json" "$OUT/$1.again.log" >"$OUT/$1.again.kunit.txt"
 }
 
 # setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot, parsed and judged.
 setup() {
-	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s c m e expect=()
+	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s c m e expect=() json=()
 	shift 4
 	for e in "$@"; do expect+=(--expect "$e"); done
 	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
@@ -33,10 +43,14 @@ setup() {
 		summary+=("$name: boot failed, see $log")
 		return
 	fi
+	rm -f "$OUT/$name.json" "$OUT/$name.again.json"
 	stage "test[$name]: kunit.py parse" parse "$name" || true
-	grep -E '^\[..:..:..\] (Testing complete|=+ \[(PASSED|FAILED)\]|.*\[FAILED\]|.*\[CRASHED\])' \
-		"$OUT/$name.kunit.txt" | grep -v '^\[..:..:..\] *\[PASSED\]' || true
-	line=$(python3 "$REPO/scripts/results.py" "$OUT/$name.json" "$log" "${CHECKS[@]}" "${expect[@]}" | tee "$OUT/$name.verdict" |
+	grep -hE '^\[..:..:..\] (Testing complete|=+ \[(PASSED|FAILED)\]|.*\[FAILED\]|.*\[CRASHED\])' \
+		"$OUT/$name.kunit.txt" "$OUT/$name.again.kunit.txt" | grep -v '^\[..:..:..\] *\[PASSED\]' || true
+	for j in "$OUT/$name.json" "$OUT/$name.again.json"; do
+		[ -f "$j" ] && json+=(--json "$j")
+	done
+	line=$(python3 "$REPO/scripts/results.py" "$log" "${json[@]}" "${CHECKS[@]}" "${expect[@]}" | tee "$OUT/$name.verdict" |
 		sed -n 's/^counts: //p') || true
 	grep -v '^counts: ' "$OUT/$name.verdict" || true
 	read -r p f s c m <<<"$line"

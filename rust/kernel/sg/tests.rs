@@ -26,6 +26,7 @@ use crate::{
     },
     prelude::*,
     sg::{
+        Pages,
         SgTable,
         State, //
     },
@@ -231,8 +232,9 @@ impl Edu {
     }
 
     fn bound(&self) -> &Device<Bound> {
-        // SAFETY: The device was bound when found, and the KUnit tests run during boot, before
-        // user space could unbind it; it stays bound while the test runs.
+        // SAFETY: The device was bound when found, and stays bound while the test runs: the
+        // tests run during boot, before user space could unbind it, or later from qemu/init,
+        // which unbinds it only after the run has finished.
         unsafe { Device::<Normal>::from_raw(self.raw()).as_bound() }
     }
 
@@ -828,83 +830,6 @@ mod dma {
         Ok(())
     }
 
-    /// Makes the `nth` allocation of this task from now on fail (0: none), as writing
-    /// /proc/self/fail-nth does; returns what was left of the previous count.
-    #[cfg(CONFIG_FAULT_INJECTION)]
-    fn set_fail_nth(nth: u32) -> u32 {
-        // SAFETY: Only changes the fault-injection counter of the running task.
-        unsafe { bindings::set_current_fail_nth(nth) }
-    }
-
-    #[test]
-    fn every_allocation_step_may_fail() -> Result {
-        #[cfg(not(CONFIG_FAULT_INJECTION))]
-        {
-            skip("needs CONFIG_FAULT_INJECTION");
-            Ok(())
-        }
-        #[cfg(CONFIG_FAULT_INJECTION)]
-        {
-            // failslab and fail_page_alloc leave allocations that may sleep alone by default
-            // (ignore-gfp-wait), so build with flags that do not.
-            let flags = GFP_NOWAIT | __GFP_NOWARN;
-            let mut failed = 0;
-            for n in 1..100 {
-                // More entries than fit in a page: the entries come in chained chunks.
-                let pages = spaced_pages(200, GFP_KERNEL)?;
-                set_fail_nth(n);
-                let table = SgTable::new(pages, flags);
-                let left = set_fail_nth(0);
-                match table {
-                    Err(e) => {
-                        assert_eq!(e, ENOMEM);
-                        failed += 1;
-                    }
-                    Ok(t) => {
-                        assert_eq!(t.size(), 200 * PAGE_SIZE);
-                        // Past the last allocation: every step has been made to fail. (With
-                        // `left == 0`, the failure hit an allocation whose failure is handled
-                        // below us, e.g. kmemleak's bookkeeping, which has a fallback pool.)
-                        if left > 0 {
-                            break;
-                        }
-                    }
-                }
-            }
-            // The page list, the second chunk of entries, and the box holding table and pages
-            // (the first chunk is a whole page, which fail_page_alloc leaves alone below
-            // order 1 by default). kmemleak, at the end of the boot, checks nothing leaked.
-            assert!(failed >= 3);
-
-            // Mapping through an IOMMU allocates IOVAs without sleeping: inject there too.
-            let mut map_failed = 0;
-            if let Some(edu) = Edu::get().filter(Edu::behind_iommu) {
-                let pages = spaced_pages(8, GFP_KERNEL)?;
-                let mut t = SgTable::new_for_device(edu.bound(), pages, GFP_KERNEL)?;
-                for n in 1..50 {
-                    set_fail_nth(n);
-                    let mapped = t.map(edu.bound(), DataDirection::ToDevice);
-                    let left = set_fail_nth(0);
-                    if mapped.is_err() {
-                        assert_eq!(state(&t), "unmapped");
-                        map_failed += 1;
-                        continue;
-                    }
-                    assert_eq!(t.unmap(), Ok(()));
-                    if left > 0 {
-                        break;
-                    }
-                }
-            }
-            pr_info!(
-                "rust_kernel_sg_dma: fault injection failed construction {} times, mapping {} times\n",
-                failed,
-                map_failed
-            );
-            Ok(())
-        }
-    }
-
     #[test]
     fn unreachable_memory_fails_cleanly() -> Result {
         let dev = TestDevice::new(c"rust-sg-mask")?;
@@ -936,5 +861,199 @@ mod dma {
             mapped
         );
         Ok(())
+    }
+}
+
+/// Makes the `nth` allocation of this task from now on fail (0: none), as writing
+/// /proc/self/fail-nth does; returns what was left of the previous count.
+fn set_fail_nth(nth: u32) -> u32 {
+    #[cfg(CONFIG_FAULT_INJECTION)]
+    // SAFETY: Only changes the fault-injection counter of the running task.
+    return unsafe { bindings::set_current_fail_nth(nth) };
+    #[cfg(not(CONFIG_FAULT_INJECTION))]
+    {
+        let _ = nth;
+        0
+    }
+}
+
+/// Whether failslab and fail_page_alloc fail any allocation `fail-nth` points at, including
+/// allocations that may sleep and single pages, which they leave alone by default.
+fn fault_injection_armed() -> bool {
+    set_fail_nth(1);
+    let slab = KBox::new(0u8, GFP_KERNEL | __GFP_NOWARN).is_err();
+    set_fail_nth(1);
+    let page = Page::alloc_page(GFP_KERNEL | __GFP_NOWARN).is_err();
+    set_fail_nth(0);
+    slab && page
+}
+
+/// Fails the allocations of a call in turn: the first in the first run, the second in the
+/// second, and so on, until a run makes fewer allocations than the one to fail.
+struct FailEach {
+    nth: u32,
+    /// Runs that returned an error.
+    failed: u32,
+    /// Runs that succeeded although an allocation failed: one with a fallback, e.g. kmemleak's
+    /// bookkeeping, or the IOVA allocator, which flushes its caches and tries again.
+    absorbed: u32,
+}
+
+impl FailEach {
+    fn new() -> Self {
+        Self {
+            nth: 0,
+            failed: 0,
+            absorbed: 0,
+        }
+    }
+
+    /// Runs `f` with its next allocation made to fail. Returns what `f` returned, and whether
+    /// a failure was injected (otherwise `f` made fewer allocations: every one has failed once).
+    fn run<T>(&mut self, f: impl FnOnce() -> Result<T>) -> (Result<T>, bool) {
+        self.nth += 1;
+        set_fail_nth(self.nth);
+        let res = f();
+        if set_fail_nth(0) > 0 {
+            return (res, false);
+        }
+        if res.is_ok() {
+            self.absorbed += 1;
+        } else {
+            self.failed += 1;
+        }
+        (res, true)
+    }
+}
+
+/// Fault injection: every allocation of owned construction and of mapping fails in turn, and
+/// each time the call returns `ENOMEM`, the table is as it was, and nothing leaks (DMA-API debug
+/// checks the mappings when the devices are unbound, kmemleak scans at the end of the boot).
+///
+/// By default failslab and fail_page_alloc leave alone allocations that may sleep, and single
+/// pages; lowering that takes debugfs, which nobody can write while the tests run during boot.
+/// Then the tests build with `GFP_NOWAIT` and miss the page and the `Devres` of a mapping (they
+/// must not skip: KUnit never runs a skipped case again); `qemu/init` arms both and runs the
+/// suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
+/// fails.
+#[macros::kunit_tests(rust_kernel_sg_fault)]
+mod fault {
+    use super::*;
+
+    /// Runs `f` on a KUnit device, then on the edu device if it is bound (behind the IOMMU in
+    /// that set-up), with the allocation flags to build with, and a name for the log.
+    ///
+    /// The tests map `ToDevice`: for mappings a device may write, DMA-API debug tracks
+    /// cachelines in a radix tree, and it disables itself when that allocation fails. The tests
+    /// are about our allocations, and need the checker.
+    fn with_devices(f: impl Fn(&Device<Bound>, Flags, &str) -> Result) -> Result {
+        let (flags, [kunit, edu]) = if fault_injection_armed() {
+            (GFP_KERNEL, ["kunit device (armed)", "edu (armed)"])
+        } else {
+            (GFP_NOWAIT | __GFP_NOWARN, ["kunit device", "edu"])
+        };
+        let dev = TestDevice::new(c"rust-sg-fault")?;
+        f(dev.bound(), flags, kunit)?;
+        dev.unregister();
+        if let Some(pdev) = Edu::get() {
+            f(pdev.bound(), flags, edu)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_step_of_new_mapped_may_fail() -> Result {
+        /// Fails each allocation of `SgTable::new_mapped()` in turn, over buffers `make` makes.
+        fn each_step<P: Pages>(
+            dev: &Device<Bound>,
+            make: impl Fn() -> Result<P>,
+            size: usize,
+            flags: Flags,
+        ) -> Result<FailEach> {
+            let mut each = FailEach::new();
+            loop {
+                let buf = make()?;
+                let (res, injected) =
+                    each.run(|| SgTable::new_mapped(dev, buf, DataDirection::ToDevice, flags));
+                match res {
+                    Ok(t) => {
+                        assert_eq!(state(&t), "managed");
+                        assert_eq!(dma_bytes(&t), Ok(size));
+                    }
+                    Err(e) => {
+                        assert_eq!(e, ENOMEM);
+                        assert!(injected);
+                    }
+                }
+                if !injected {
+                    return Ok(each);
+                }
+            }
+        }
+
+        with_devices(|dev, flags, name| {
+            // More entries than fit in a page: a chained table, whose first chunk is a page.
+            let chained = each_step(
+                dev,
+                || spaced_pages(200, GFP_KERNEL),
+                200 * PAGE_SIZE,
+                flags,
+            )?;
+            let vmalloc = each_step(dev, || buffer(64, 7), 64 * PAGE_SIZE, flags)?;
+            // The page list, the entries (a page and a kmalloc chunk when chained), the box for
+            // table and pages, the `Devres` of the mapping; unarmed, neither page nor `Devres`.
+            let armed = flags == GFP_KERNEL;
+            assert!(chained.failed >= if armed { 5 } else { 3 });
+            assert!(vmalloc.failed >= if armed { 4 } else { 3 });
+            pr_info!(
+                "rust_kernel_sg_fault: new_mapped() on {}: {} + {} allocation failures returned ENOMEM, {} + {} were absorbed\n",
+                name,
+                chained.failed,
+                vmalloc.failed,
+                chained.absorbed,
+                vmalloc.absorbed
+            );
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn a_failed_map_leaves_the_table_unmapped() -> Result {
+        with_devices(|dev, flags, name| {
+            // Through an IOMMU, 80 pages need an IOVA range too big for its caches: mapping
+            // allocates there too.
+            let mut t = SgTable::new_for_device(dev, spaced_pages(80, GFP_KERNEL)?, GFP_KERNEL)?;
+            let size = t.size();
+            let unmapped = || expect(Err(EINVAL), Err(EINVAL), size, "unmapped");
+            let mut each = FailEach::new();
+            loop {
+                let (res, injected) = each.run(|| t.map(dev, DataDirection::ToDevice));
+                match res {
+                    Ok(()) => {
+                        assert_eq!(dma_bytes(&t), Ok(size));
+                        assert_eq!(t.unmap(), Ok(()));
+                    }
+                    Err(e) => {
+                        assert_eq!(e, ENOMEM);
+                        assert!(injected);
+                    }
+                }
+                assert_eq!(ops(&t), unmapped());
+                if !injected {
+                    break;
+                }
+            }
+            // When armed, at least the `Devres` of the mapping.
+            if flags == GFP_KERNEL {
+                assert!(each.failed >= 1);
+            }
+            pr_info!(
+                "rust_kernel_sg_fault: map() on {}: {} allocation failures returned ENOMEM, {} were absorbed\n",
+                name,
+                each.failed,
+                each.absorbed
+            );
+            Ok(())
+        })
     }
 }
