@@ -5,8 +5,9 @@
 Counts the test cases kunit.py parsed (one JSON per KTAP run in the log: the boot's, and the
 suites qemu/init ran again), checks that the named suites ran and that each
 expected line occurs N times in the console log, and fails on any kernel complaint in the log
-(a DMA-API error, WARNING:, BUG:, a KFENCE report, a kmemleak leak, ...), showing the lines.
-Prints the failures and one "counts:" line, and exits non-zero if anything failed.
+(a DMA-API error, a kmemleak leak, WARNING:, BUG:, a KFENCE report, ...), showing the lines.
+Prints the failures and one line "counts: PASSED FAILED SKIPPED DMA-API-ERRORS LEAKS WARNINGS
+MISSING-CHECKS", and exits non-zero if anything failed.
 """
 
 import argparse
@@ -14,12 +15,37 @@ import json
 import re
 import sys
 
-# Lines the kernel prints when something is wrong, whatever the test verdicts say.
-COMPLAINTS = re.compile(
-    r"WARNING:|BUG:|Oops|Kernel panic|DMA-API: (?!preallocated|debugging enabled)|kmemleak: .*new suspected memory leak|"
-    r"BUG: KFENCE|general protection fault|UBSAN:|stack segment|"
-    r"call trace:|unreferenced object"
-)
+# Lines the kernel prints when something is wrong, whatever the test verdicts say, by kind.
+COMPLAINTS = {
+    "dma": re.compile(r"DMA-API: (?!preallocated|debugging enabled)"),
+    "leaks": re.compile(r"kmemleak: .*new suspected memory leak|unreferenced object"),
+    "warnings": re.compile(r"WARNING:|BUG:|Oops|Kernel panic|general protection fault|UBSAN:|"
+                           r"stack segment"),
+}
+
+
+def judge(log):
+    """The complaint lines of the log, and how many errors, leaks and warnings they report."""
+    lines, n = [], dict.fromkeys(COMPLAINTS, 0)
+    summaries = 0
+    expected = False
+    for line in log:
+        # A test that provokes a kernel warning on purpose brackets it with these lines.
+        if "sg-test: expected warning" in line:
+            expected = line.rstrip().endswith("begin")
+            continue
+        kind = next((k for k, r in COMPLAINTS.items() if r.search(line)), None)
+        if kind is None or expected:
+            continue
+        lines.append(line)
+        if "DMA-API: Mapped at" in line:
+            continue  # the second half of the error before it
+        if m := re.search(r"kmemleak: (\d+) new suspected", line):
+            summaries += int(m.group(1))
+            continue  # counted by its objects, which qemu/init prints
+        n[kind] += 1
+    n["leaks"] = max(n["leaks"], summaries)
+    return lines, n
 
 
 def walk(group, counts, suites):
@@ -45,13 +71,7 @@ def main():
             walk(json.load(f), counts, suites)
     with open(args.log, errors="replace") as f:
         log = f.read().splitlines()
-    # A test that provokes a kernel warning on purpose brackets it with these lines.
-    complaints, expected = [], False
-    for line in log:
-        if "sg-test: expected warning" in line:
-            expected = line.rstrip().endswith("begin")
-        elif COMPLAINTS.search(line) and not expected:
-            complaints.append(line)
+    complaints, kinds = judge(log)
     missing = [f"suite {s} did not run (check .kunitconfig and the console log)"
                for s in args.suite if s not in suites]
     for expect in args.expect:
@@ -70,7 +90,8 @@ def main():
         print(f"FAILED: the kernel log has {len(complaints)} complaint line(s):")
         for line in complaints[:40]:
             print(f"    {line}")
-    print(f"counts: {passed} {failed} {skipped} {len(complaints)} {len(missing)}")
+    dma, leaks, warnings = kinds["dma"], kinds["leaks"], kinds["warnings"]
+    print(f"counts: {passed} {failed} {skipped} {dma} {leaks} {warnings} {len(missing)}")
     sys.exit(1 if failed or missing or complaints or passed == 0 else 0)
 
 

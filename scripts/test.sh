@@ -16,7 +16,8 @@ CHECKS=(--suite rust_kernel_sg --suite rust_kernel_sg_dma --suite rust_kernel_sg
 	--expect 'DMA-API: debugging enabled by kernel config=1'
 	--expect 'kmemleak: Kernel memory leak detector initialized=1' --expect 'kfence: initialized=1'
 	--expect 'rust_kernel_sg_fault: new_mapped\(\) on kunit device \(armed\)=1'
-	--expect 'rust_kernel_sg_fault: map\(\) on kunit device \(armed\)=1')
+	--expect 'rust_kernel_sg_fault: map\(\) on kunit device \(armed\)=1'
+	--expect 'rust_kernel_sg_fault: from_owner_mapped\(\) \(armed\)=1')
 # Where the edu device reaches all of memory, the fault suite maps for it too.
 EDU_FAULTS=('rust_kernel_sg_fault: new_mapped\(\) on edu \(armed\)=1'
 	'rust_kernel_sg_fault: map\(\) on edu \(armed\)=1')
@@ -35,7 +36,7 @@ parse() {
 
 # setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot, parsed and judged.
 setup() {
-	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s c m e expect=() json=()
+	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s d l w m e expect=() json=()
 	shift 4
 	for e in "$@"; do expect+=(--expect "$e"); done
 	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
@@ -56,11 +57,11 @@ setup() {
 	line=$(python3 "$REPO/scripts/results.py" "$log" "${json[@]}" "${CHECKS[@]}" "${expect[@]}" | tee "$OUT/$name.verdict" |
 		sed -n 's/^counts: //p') || true
 	grep -v '^counts: ' "$OUT/$name.verdict" || true
-	read -r p f s c m <<<"$line"
+	read -r p f s d l w m <<<"$line"
 	passed=$((passed + p)) failed=$((failed + f))
-	[ "$f" = 0 ] && [ "$c" = 0 ] && [ "$m" = 0 ] && [ "$p" -gt 0 ] || bad=1
-	summary+=("$(printf '%-8s %4d passed, %d failed, %d skipped, %d kernel complaints, %d checks missing' \
-		"$name:" "$p" "$f" "$s" "$c" "$m")")
+	[ "$f" = 0 ] && [ "$d" = 0 ] && [ "$l" = 0 ] && [ "$w" = 0 ] && [ "$m" = 0 ] && [ "$p" -gt 0 ] || bad=1
+	summary+=("$(printf '%-8s %4d passed, %d failed, %d skipped; DMA-API errors %d, leaks %d, warnings %d; checks missing %d' \
+		"$name:" "$p" "$f" "$s" "$d" "$l" "$w" "$m")")
 }
 
 # The three DMA set-ups share one kernel build. The edu device can only reach 28 bits, so the

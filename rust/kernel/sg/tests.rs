@@ -994,19 +994,34 @@ mod fault {
     /// cachelines in a radix tree, and it disables itself when that allocation fails. The tests
     /// are about our allocations, and need the checker.
     fn with_devices(f: impl Fn(&Device<Bound>, Flags, &str) -> Result) -> Result {
-        let (flags, [kunit, edu]) = if fault_injection_armed() {
-            (GFP_KERNEL, ["kunit device (armed)", "edu (armed)"])
-        } else {
-            (GFP_NOWAIT | __GFP_NOWARN, ["kunit device", "edu"])
-        };
+        let flags = injectable_flags();
         let dev = TestDevice::new(c"rust-sg-fault")?;
-        f(dev.bound(), flags, kunit)?;
+        f(dev.bound(), flags, "kunit device")?;
         dev.unregister();
         let reaches_all = |e: &Edu| e.behind_iommu() || swiotlb_active(e.bound());
         if let Some(pdev) = Edu::get().filter(reaches_all) {
-            f(pdev.bound(), flags, edu)?;
+            f(pdev.bound(), flags, "edu")?;
         }
         Ok(())
+    }
+
+    /// The flags to build with: `GFP_KERNEL` when fault injection is armed, or else flags whose
+    /// allocations can fail without it.
+    fn injectable_flags() -> Flags {
+        if fault_injection_armed() {
+            GFP_KERNEL
+        } else {
+            GFP_NOWAIT | __GFP_NOWARN
+        }
+    }
+
+    /// What the log says of a run with `flags`.
+    fn armed(flags: Flags) -> &'static str {
+        if flags == GFP_KERNEL {
+            " (armed)"
+        } else {
+            ""
+        }
     }
 
     #[test]
@@ -1050,12 +1065,13 @@ mod fault {
             let vmalloc = each_step(dev, || buffer(64, 7), 64 * PAGE_SIZE, flags)?;
             // The page list, the entries (a page and a kmalloc chunk when chained), the box for
             // table and pages, the `Devres` of the mapping; unarmed, neither page nor `Devres`.
-            let armed = flags == GFP_KERNEL;
-            assert!(chained.failed >= if armed { 5 } else { 3 });
-            assert!(vmalloc.failed >= if armed { 4 } else { 3 });
+            let all = flags == GFP_KERNEL;
+            assert!(chained.failed >= if all { 5 } else { 3 });
+            assert!(vmalloc.failed >= if all { 4 } else { 3 });
             pr_info!(
-                "rust_kernel_sg_fault: new_mapped() on {}: {} + {} allocation failures returned ENOMEM, {} + {} were absorbed\n",
+                "rust_kernel_sg_fault: new_mapped() on {}{}: {} + {} allocation failures returned ENOMEM, {} + {} were absorbed\n",
                 name,
+                armed(flags),
                 chained.failed,
                 vmalloc.failed,
                 chained.absorbed,
@@ -1096,12 +1112,51 @@ mod fault {
                 assert!(each.failed >= 1);
             }
             pr_info!(
-                "rust_kernel_sg_fault: map() on {}: {} allocation failures returned ENOMEM, {} were absorbed\n",
+                "rust_kernel_sg_fault: map() on {}{}: {} allocation failures returned ENOMEM, {} were absorbed\n",
                 name,
+                armed(flags),
                 each.failed,
                 each.absorbed
             );
             Ok(())
         })
+    }
+
+    #[test]
+    fn a_failed_from_owner_drops_the_owner() -> Result {
+        let flags = injectable_flags();
+        let dev = TestDevice::new(c"rust-sg-fault-kept")?;
+        let mut each = FailEach::new();
+        loop {
+            let mut owner = SgTable::new(buffer(3, 5)?, GFP_KERNEL)?;
+            owner.map(dev.bound(), DataDirection::ToDevice)?;
+            // The owned table is boxed: its address stays as the owner moves.
+            let raw = owner.as_raw();
+            // SAFETY: `owner` keeps its table alive and mapped (the device stays bound until
+            // the end of the test), and nobody changes it.
+            let (res, injected) =
+                each.run(|| unsafe { SgTable::from_owner_mapped(owner, raw, flags) });
+            match res {
+                Ok(t) => assert_eq!(dma_bytes(&t), Ok(3 * PAGE_SIZE)),
+                Err(e) => {
+                    assert_eq!(e, ENOMEM);
+                    assert!(injected);
+                }
+            }
+            if !injected {
+                break;
+            }
+        }
+        // The box for the owner. Had a failure leaked the owner, DMA-API debug would report
+        // its mapping when the device goes now.
+        assert!(each.failed >= 1);
+        dev.unregister();
+        pr_info!(
+            "rust_kernel_sg_fault: from_owner_mapped(){}: {} allocation failures returned ENOMEM, {} were absorbed\n",
+            armed(flags),
+            each.failed,
+            each.absorbed
+        );
+        Ok(())
     }
 }
