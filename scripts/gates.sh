@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The kernel's own quality gates, on the overlaid tree in $KDIR (built in $BUILD):
-# rustfmtcheck, a CLIPPY=1 build, rustdoc and htmldocs (Documentation/rust), each failing on
-# anything about our files.
+# rustfmtcheck, a CLIPPY=1 build, rustdoc, htmldocs (Documentation/rust) and checkpatch, each
+# failing on anything about our files. (`make patches` runs checkpatch on the series as well.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
+REPO=$(cd "$(dirname "$0")/.." && pwd)
 OURS='rust/kernel/sg|samples/rust/rust_sg'
 DOCS='Documentation/rust/sg'
 kmake() { make -s -C "$KDIR" O="$BUILD" ARCH=x86_64 -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
@@ -38,7 +39,20 @@ htmldocs() {
 	fi
 }
 
+# checkpatch: --strict on the files our patch series adds (not the local-only benchmark).
+checkpatch() {
+	local files
+	files=$(cd "$REPO" && git ls-files rust/kernel/sg.rs rust/kernel/sg samples/rust/rust_sg.rs \
+		Documentation/rust/sg.rst | grep -v -F -x -f <(tr ' ' '\n' <"$REPO/series/local-only.txt"))
+	# checkpatch's tools (e.g. its Python spelling helpers) must be the system's.
+	# shellcheck disable=SC2086 # one word per file.
+	(cd "$KDIR" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --no-summary --terse \
+		-f $files) | tee "$OUT/checkpatch.log"
+	[ ! -s "$OUT/checkpatch.log" ] || die "checkpatch: findings in our files (log: $OUT/checkpatch.log)"
+}
+
 mkdir -p "$OUT"
+stage "gates: checkpatch --strict" checkpatch
 stage "gates: make rustfmtcheck" logged rustfmtcheck rustfmtcheck
 stage "gates: make CLIPPY=1 (kernel crate, sample)" logged clippy CLIPPY=1 samples/rust/rust_sg.o
 stage "gates: make rustdoc" logged rustdoc rustdoc

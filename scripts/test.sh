@@ -75,9 +75,9 @@ setup swiotlb 256M "-device edu" "swiotlb=4096,force" \
 setup iommu 1G "-device intel-iommu -device edu" "intel_iommu=on" \
 	'DMAR: IOMMU enabled=1' 'IOMMU merged 16 CPU entries=1' '256 MiB table=1' "${EDU_FAULTS[@]}"
 
-# The kernel's own gates on our files: rustfmtcheck, CLIPPY=1, rustdoc.
-if stage "test[gates]: rustfmtcheck, clippy, rustdoc, htmldocs" "$REPO/scripts/gates.sh"; then
-	summary+=("gates:   rustfmtcheck, CLIPPY=1, rustdoc and htmldocs clean for our files")
+# The kernel's own gates on our files: checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs.
+if stage "test[gates]: checkpatch, rustfmtcheck, clippy, rustdoc, htmldocs" "$REPO/scripts/gates.sh"; then
+	summary+=("gates:   checkpatch --strict, rustfmtcheck, CLIPPY=1, rustdoc and htmldocs clean for our files")
 else
 	failed=$((failed + 1)) bad=1
 	summary+=("gates:   FAILED (see above and $OUT/*.log)")

@@ -1069,7 +1069,7 @@ mod fault {
             assert!(chained.failed >= if all { 5 } else { 3 });
             assert!(vmalloc.failed >= if all { 4 } else { 3 });
             pr_info!(
-                "rust_kernel_sg_fault: new_mapped() on {}{}: {} + {} allocation failures returned ENOMEM, {} + {} were absorbed\n",
+                "rust_kernel_sg_fault: new_mapped() on {}{}: ENOMEM {} + {}, absorbed {} + {}\n",
                 name,
                 armed(flags),
                 chained.failed,
@@ -1112,7 +1112,7 @@ mod fault {
                 assert!(each.failed >= 1);
             }
             pr_info!(
-                "rust_kernel_sg_fault: map() on {}{}: {} allocation failures returned ENOMEM, {} were absorbed\n",
+                "rust_kernel_sg_fault: map() on {}{}: ENOMEM {} times, absorbed {}\n",
                 name,
                 armed(flags),
                 each.failed,
@@ -1152,7 +1152,7 @@ mod fault {
         assert!(each.failed >= 1);
         dev.unregister();
         pr_info!(
-            "rust_kernel_sg_fault: from_owner_mapped(){}: {} allocation failures returned ENOMEM, {} were absorbed\n",
+            "rust_kernel_sg_fault: from_owner_mapped(){}: ENOMEM {} times, absorbed {}\n",
             armed(flags),
             each.failed,
             each.absorbed
