@@ -41,14 +41,18 @@ htmldocs() {
 
 # checkpatch: --strict on the files our patch series adds (not the local-only benchmark).
 checkpatch() {
-	local files
+	local files rc=0
 	files=$(cd "$REPO" && git ls-files rust/kernel/sg.rs rust/kernel/sg samples/rust/rust_sg.rs \
 		Documentation/rust/sg.rst | grep -v -F -x -f <(tr ' ' '\n' <"$REPO/series/local-only.txt"))
-	# checkpatch's tools (e.g. its Python spelling helpers) must be the system's.
+	[ -n "$files" ] || die "checkpatch: found none of our files in $REPO"
+	# checkpatch's tools (e.g. its Python spelling helpers) must be the system's. It exits
+	# non-zero on findings, which it prints, and when it cannot run, which it says on stderr.
 	# shellcheck disable=SC2086 # one word per file.
 	(cd "$KDIR" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --no-summary --terse \
-		-f $files) | tee "$OUT/checkpatch.log"
-	[ ! -s "$OUT/checkpatch.log" ] || die "checkpatch: findings in our files (log: $OUT/checkpatch.log)"
+		-f $files) >"$OUT/checkpatch.log" 2>&1 || rc=$?
+	cat "$OUT/checkpatch.log"
+	[ "$rc" = 0 ] && [ ! -s "$OUT/checkpatch.log" ] ||
+		die "checkpatch: findings in our files, or it could not run (log: $OUT/checkpatch.log)"
 }
 
 mkdir -p "$OUT"
