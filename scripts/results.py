@@ -27,9 +27,13 @@ COMPLAINTS = {
 def judge(log):
     """The complaint lines of the log, and how many errors, leaks and warnings they report."""
     lines, n = [], dict.fromkeys(COMPLAINTS, 0)
-    summaries = 0
+    summaries = errors = 0
     expected = False
     for line in log:
+        # DMA-API debug prints only its first error, but counts them all; qemu/init reports it.
+        if m := re.search(r"kernel-sg: DMA-API error_count (\d+)", line):
+            errors = int(m.group(1))
+            continue
         # A test that provokes a kernel warning on purpose brackets it with these lines.
         if "sg-test: expected warning" in line:
             expected = line.rstrip().endswith("begin")
@@ -45,10 +49,7 @@ def judge(log):
             continue  # counted by its objects, which qemu/init prints
         n[kind] += 1
     n["leaks"] = max(n["leaks"], summaries)
-    # DMA-API debug prints only its first error, but counts them all; qemu/init reports the count.
-    for line in log:
-        if m := re.search(r"kernel-sg: DMA-API error_count (\d+)", line):
-            n["dma"] = max(n["dma"], int(m.group(1)))
+    n["dma"] = max(n["dma"], errors)
     return lines, n
 
 
