@@ -53,6 +53,7 @@ EDITS = [
     ("rust/kernel/lib.rs", "pub mod sg;\n", "before", r"pub mod sizes;"),
     ("rust/bindings/bindings_helper.h", "#include <kunit/device.h>\n", "before", r"#include <kunit/test.h>"),
     ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
+    ("rust/helpers/page.c", snippet("rust/helpers/page.c"), "end", None),
     ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
     ("rust/helpers/task.c", snippet("rust/helpers/task.c"), "end", None),
     ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),

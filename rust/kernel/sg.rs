@@ -12,10 +12,11 @@
 //! of different origins in one plain field (say a `KVec<SgTable<'static>>`), without generics or
 //! pinning. A table has
 //!
-//! - a source: a table someone else made and keeps (e.g. DRM GEM shmem, wrapped with the
-//!   `unsafe` [`SgTable::from_raw_mapped`] or, keeping its owner alive,
-//!   [`SgTable::from_owner_mapped`]), or one we allocate over memory we own (e.g. a
-//!   [`VVec`](crate::alloc::VVec) firmware image, with the safe [`SgTable::new`]);
+//! - a source: a table someone else made and keeps valid (C code, another subsystem), wrapped
+//!   with the `unsafe` [`SgTable::from_raw_mapped`] (borrowed for a lifetime) or
+//!   [`SgTable::from_owner_mapped`] (keeping an owner that keeps the table), or one we allocate
+//!   over memory we own (e.g. a [`VVec`](crate::alloc::VVec) firmware image, with the safe
+//!   [`SgTable::new`]);
 //! - a [`State`]: [`State::Unmapped`], [`State::Borrowed`] (mapped by its owner) or
 //!   [`State::Managed`] (mapped by us, for one device and direction).
 //!
@@ -25,10 +26,17 @@
 //! mapping we made is kept in a [`Devres`](crate::devres::Devres): it never outlives the
 //! binding of its device to the driver.
 //!
+//! The CPU may read a table ([`SgTable::cpu_iter`], [`SgTable::read_at`]) unless it was wrapped
+//! as DMA-only ([`SgTable::from_raw_dma_only`]: peer-to-peer or VRAM segments without CPU
+//! memory), and write only memory we own ([`SgTable::write_at`]). Owned tables are built only
+//! over [`Pages`]: memory whose every byte pattern is a valid value, without padding.
+//!
 //! This is an alternative to [`kernel::scatterlist`](crate::scatterlist), whose type states make
 //! the type of a table depend on where it comes from.
 
 mod iter;
+mod limits;
+mod source;
 mod state;
 mod table;
 
@@ -39,14 +47,12 @@ pub use self::{
         DmaIter,
         DmaSegment, //
     },
+    source::Pages,
     state::{
         Mapping,
         State, //
     },
-    table::{
-        Pages,
-        SgTable, //
-    },
+    table::SgTable,
 };
 
 #[cfg(CONFIG_RUST_SG_KUNIT_TEST)]

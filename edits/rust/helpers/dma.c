@@ -17,3 +17,8 @@ __rust_helper unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
 {
 	return dma_get_max_seg_size(dev);
 }
+
+__rust_helper unsigned long rust_helper_dma_get_seg_boundary(struct device *dev)
+{
+	return dma_get_seg_boundary(dev);
+}

@@ -105,8 +105,11 @@ mod bench {
         Ok(pages)
     }
 
+    /// A zeroed vmalloc buffer of `pages` pages (a table covers a vector's length).
     fn buffer(pages: usize) -> Result<VVec<u8>> {
-        Ok(VVec::with_capacity(pages * PAGE_SIZE, GFP_KERNEL)?)
+        let mut buf = VVec::with_capacity(pages * PAGE_SIZE, GFP_KERNEL)?;
+        buf.resize(pages * PAGE_SIZE, 0, GFP_KERNEL)?;
+        Ok(buf)
     }
 
     #[test]
@@ -149,8 +152,8 @@ mod bench {
             assert_eq!(sum, ours);
 
             measure("cpu_iter", n, "kernel::sg", reps, || {
-                sum = black_box(&table).cpu_iter().fold(0u64, |s, seg| {
-                    s.wrapping_add(seg.page().as_ptr() as u64 + (seg.offset() + seg.len()) as u64)
+                sum = black_box(&table).cpu_iter()?.fold(0u64, |s, seg| {
+                    s.wrapping_add(seg.page() as u64 + (seg.offset() + seg.len()) as u64)
                 });
                 Ok(())
             })?;

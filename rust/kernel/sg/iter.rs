@@ -5,12 +5,12 @@
 //! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
 //!
 //! Both walk the C list the way `sg_next()` does, inline: the per-entry step is a few loads,
-//! not a call into a helper.
+//! not a call into a helper. Entries are read field by field through raw pointers, never as
+//! `&scatterlist`: C may write fields we do not read (e.g. `dma_flags` at unmap) meanwhile.
 
 use crate::{
     bindings,
     dma::DmaAddress,
-    page::BorrowedPage,
     prelude::*, //
 };
 use core::{
@@ -30,14 +30,14 @@ unsafe fn sg_next(sg: NonNull<bindings::scatterlist>) -> Option<NonNull<bindings
     const END: usize = bindings::SG_END as usize;
 
     // SAFETY: `sg` is valid by the safety requirements.
-    if unsafe { sg.as_ref() }.page_link & END != 0 {
+    if unsafe { (*sg.as_ptr()).page_link } & END != 0 {
         return None;
     }
     // SAFETY: An entry that is not the last one is followed by another entry or a chain link in
     // the same array.
     let next = unsafe { sg.add(1) };
     // SAFETY: `next` is valid, see above.
-    let link = unsafe { next.as_ref() }.page_link;
+    let link = unsafe { (*next.as_ptr()).page_link };
     if link & CHAIN != 0 {
         // CAST: A chain link holds the address of the next array of entries.
         NonNull::new((link & !(CHAIN | END)) as *mut bindings::scatterlist)
@@ -50,8 +50,8 @@ unsafe fn sg_next(sg: NonNull<bindings::scatterlist>) -> Option<NonNull<bindings
 ///
 /// # Invariants
 ///
-/// If `left > 0`, `sg` is `Some` and points to a valid entry with at least `left - 1` valid
-/// entries after it, for the lifetime `'a`.
+/// If `left > 0` and `sg` is `Some`, `sg` points to a valid entry with at least `left - 1`
+/// valid entries after it, for the lifetime `'a`.
 struct Walk<'a> {
     sg: Option<NonNull<bindings::scatterlist>>,
     left: usize,
@@ -78,7 +78,8 @@ impl<'a> Walk<'a> {
 }
 
 impl<'a> Iterator for Walk<'a> {
-    type Item = &'a bindings::scatterlist;
+    /// An entry, valid and unchanged (but for fields we do not read) for `'a`.
+    type Item = NonNull<bindings::scatterlist>;
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -92,8 +93,7 @@ impl<'a> Iterator for Walk<'a> {
             // INVARIANT: `sg` had `left` valid entries after it, so its successor has `left - 1`.
             self.sg = unsafe { sg_next(sg) };
         }
-        // SAFETY: `sg` is valid and unchanged for `'a` by the type invariants.
-        Some(unsafe { sg.as_ref() })
+        Some(sg)
     }
 
     #[inline]
@@ -139,10 +139,10 @@ impl<'a> DmaIter<'a> {
     /// and unchanged for `'a`.
     #[inline]
     pub(super) unsafe fn new(sgt: NonNull<bindings::sg_table>) -> Self {
-        // SAFETY: `sgt` is valid by the safety requirements.
-        let sgt = unsafe { sgt.as_ref() };
-        // SAFETY: A mapped table has `nents` valid entries from `sgl`, unchanged for `'a`.
-        Self(unsafe { Walk::new(sgt.sgl, sgt.nents) })
+        let sgt = sgt.as_ptr();
+        // SAFETY: `sgt` is valid by the safety requirements, and a mapped table has `nents`
+        // valid entries from `sgl`, unchanged for `'a`.
+        Self(unsafe { Walk::new((*sgt).sgl, (*sgt).nents) })
     }
 }
 
@@ -151,17 +151,20 @@ impl Iterator for DmaIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<DmaSegment> {
-        let sg = self.0.next()?;
+        let sg = self.0.next()?.as_ptr();
+        // SAFETY: `sg` is a valid entry for `'a` (`Walk`).
         #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
-        let len = sg.dma_length;
+        let len = unsafe { (*sg).dma_length };
+        // SAFETY: As above.
         #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
-        let len = sg.length;
+        let len = unsafe { (*sg).length };
         if len == 0 {
             self.0.left = 0;
             return None;
         }
         Some(DmaSegment {
-            address: sg.dma_address,
+            // SAFETY: As above.
+            address: unsafe { (*sg).dma_address },
             len,
         })
     }
@@ -176,16 +179,21 @@ impl Iterator for DmaIter<'_> {
 ///
 /// A segment may span several physically contiguous pages; `page` is the first one.
 pub struct CpuSegment<'a> {
-    page: BorrowedPage<'a>,
+    page: NonNull<bindings::page>,
     offset: usize,
     len: usize,
+    _table: PhantomData<&'a bindings::sg_table>,
 }
 
-impl<'a> CpuSegment<'a> {
-    /// Returns the first page of this segment (`sg_page()`).
+impl CpuSegment<'_> {
+    /// Returns the `struct page` of the first page of this segment (`sg_page()`), to compare or
+    /// to hand to C.
+    ///
+    /// No [`Page`](crate::page::Page) is made of it: the pages of a table someone else made
+    /// need not be what a `Page` promises (an order-0 page with a reference count).
     #[inline]
-    pub fn page(&self) -> &BorrowedPage<'a> {
-        &self.page
+    pub fn page(&self) -> *mut bindings::page {
+        self.page.as_ptr()
     }
 
     /// Returns the offset of the segment in its first page, in bytes.
@@ -196,7 +204,10 @@ impl<'a> CpuSegment<'a> {
 
     /// Returns the length of the segment in bytes.
     #[inline]
-    #[expect(clippy::len_without_is_empty, reason = "a segment is never empty")]
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a segment of ours is never empty; one of a C table is as C made it"
+    )]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -212,40 +223,95 @@ impl<'a> CpuIter<'a> {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` whose entries and pages stay valid and
-    /// unchanged for `'a`.
+    /// `sgt` points to an initialised `struct sg_table` whose entries stay valid and unchanged
+    /// for `'a`, and so do the pages of the entries that have one.
     #[inline]
     pub(super) unsafe fn new(sgt: NonNull<bindings::sg_table>) -> Self {
-        // SAFETY: `sgt` is valid by the safety requirements.
-        let sgt = unsafe { sgt.as_ref() };
-        // SAFETY: An initialised table has `orig_nents` valid entries from `sgl`.
-        Self(unsafe { Walk::new(sgt.sgl, sgt.orig_nents) })
+        let sgt = sgt.as_ptr();
+        // SAFETY: `sgt` is valid by the safety requirements, and an initialised table has
+        // `orig_nents` valid entries from `sgl`.
+        Self(unsafe { Walk::new((*sgt).sgl, (*sgt).orig_nents) })
+    }
+}
+
+/// The CPU segment of entry `sg`, or `None` if it has no page.
+///
+/// # Safety
+///
+/// `sg` is an entry of a table as [`CpuIter::new`] requires, valid for `'a`.
+#[inline]
+unsafe fn cpu_segment<'a>(sg: NonNull<bindings::scatterlist>) -> Option<CpuSegment<'a>> {
+    // CAST: The low bits of `page_link` are flags; the rest is the `struct page` address.
+    const FLAGS: usize = (bindings::SG_CHAIN | bindings::SG_END) as usize;
+
+    let sg = sg.as_ptr();
+    // SAFETY: `sg` is a valid entry for `'a`.
+    // CAST: `page_link` holds a `struct page *` (`sg_page()`).
+    let page = NonNull::new((unsafe { (*sg).page_link } & !FLAGS) as *mut bindings::page)?;
+    Some(CpuSegment {
+        page,
+        // SAFETY: `sg` is a valid entry for `'a`.
+        // CAST: `c_uint` always fits in `usize`.
+        offset: unsafe { (*sg).offset } as usize,
+        // SAFETY: As above.
+        // CAST: As above.
+        len: unsafe { (*sg).length } as usize,
+        _table: PhantomData,
+    })
+}
+
+impl CpuIter<'_> {
+    /// Walks all entries and returns the sum of their lengths, or `None` if an entry has no
+    /// page (its memory is not CPU memory).
+    pub(super) fn total(self) -> Option<usize> {
+        let mut bytes = 0usize;
+        for sg in self.0 {
+            // SAFETY: `sg` is an entry of the table `CpuIter::new` was given, valid meanwhile.
+            bytes = bytes.checked_add(unsafe { cpu_segment(sg) }?.len)?;
+        }
+        Some(bytes)
     }
 }
 
 impl<'a> Iterator for CpuIter<'a> {
     type Item = CpuSegment<'a>;
 
+    /// The next entry; an entry without a page ends the walk (none has in a table with a CPU
+    /// view, which is the only kind an [`SgTable`](super::SgTable) iterates).
     #[inline]
     fn next(&mut self) -> Option<CpuSegment<'a>> {
-        // CAST: The low bits of `page_link` are flags; the rest is the `struct page` address.
-        const FLAGS: usize = (bindings::SG_CHAIN | bindings::SG_END) as usize;
-
         let sg = self.0.next()?;
-        // CAST: `page_link` holds a `struct page *` (`sg_page()`).
-        let page = NonNull::new((sg.page_link & !FLAGS) as *mut bindings::page)?;
-        Some(CpuSegment {
-            // SAFETY: The pages of the table stay valid for `'a` by the safety requirements of
-            // `CpuIter::new`.
-            page: unsafe { BorrowedPage::from_raw(page) },
-            // CAST: `c_uint` always fits in `usize`.
-            offset: sg.offset as usize,
-            len: sg.length as usize,
-        })
+        // SAFETY: `sg` is an entry of the table `CpuIter::new` was given, valid for `'a`.
+        let seg = unsafe { cpu_segment(sg) };
+        if seg.is_none() {
+            self.0.left = 0;
+        }
+        seg
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.0.size_hint()
     }
+}
+
+/// Clears the `dma_flags` of every entry of `sgt` (where entries have them), which mapping
+/// may set and unmapping leaves.
+///
+/// # Safety
+///
+/// `sgt` points to an initialised `struct sg_table` that is ours to write and not mapped.
+pub(super) unsafe fn clear_dma_flags(sgt: NonNull<bindings::sg_table>) {
+    #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
+    {
+        let sgt = sgt.as_ptr();
+        // SAFETY: `sgt` is valid, with `orig_nents` entries from `sgl`, by the safety
+        // requirements.
+        for sg in unsafe { Walk::new((*sgt).sgl, (*sgt).orig_nents) } {
+            // SAFETY: `sg` is an entry of the table, which is ours to write.
+            unsafe { (*sg.as_ptr()).dma_flags = 0 };
+        }
+    }
+    #[cfg(not(CONFIG_NEED_SG_DMA_FLAGS))]
+    let _ = sgt;
 }

@@ -5,22 +5,38 @@
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 //!
 //! The whole state machine is the table below; each cell is one arm of a `match` in this file,
-//! and Documentation/rust/sg.rst draws the same machine. "Shared" is a table someone else owns
-//! (borrowed, or kept alive through its owner); "owned" is one [`SgTable`](super::SgTable)
-//! allocated itself. Every cell that is not `Ok` returns the error shown and leaves the state as
-//! it was. A cell naming a state is a transition to it.
+//! and Documentation/rust/sg.rst draws the same machine. "Owned" is a table an
+//! [`SgTable`](super::SgTable) allocated itself ([`Source::Owned`]); "borrowed" one someone
+//! else made ([`Source::Borrowed`]). Every cell that is not `Ok` returns the error shown and
+//! leaves the state as it was. A cell naming a state is a transition to it.
 //!
 //! | state \ operation   | `map`                  | `unmap`        | DMA iteration | syncs    |
 //! |---------------------|------------------------|----------------|---------------|----------|
 //! | [`State::Unmapped`] | owned: `Managed`       | `EINVAL`       | `EINVAL`      | `EINVAL` |
-//! |                     | shared: `EINVAL`       |                |               |          |
+//! |                     | borrowed: `EINVAL`     |                |               |          |
 //! | [`State::Borrowed`] | `EINVAL`               | `EINVAL`       | `Ok`          | `EINVAL` |
 //! | [`State::Managed`]  | `EINVAL`               | `Unmapped`     | `Ok`          | `Ok`     |
-//! | `Managed`, unbound  | `EINVAL`               | `Unmapped`     | `ENODEV`      | `ENODEV` |
+//! | `Managed`, revoked  | `Managed`              | `Unmapped`     | `ENODEV`      | `ENODEV` |
 //!
-//! CPU iteration is allowed in every state. Dropping a `Managed` table unmaps it (unless device
-//! unbind already did) before the table is freed.
+//! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] and for a table
+//! whose entries break the device's segment limits (see [`super::limits`]). A failed mapping
+//! (`ENOMEM`, or the DMA API's error) leaves the table `Unmapped`; so does a failed `map` of a
+//! revoked table, whose dead mapping it drops first.
+//!
+//! CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
+//! table unmaps it (unless unbinding the device already did) before the table is freed.
+//!
+//! Calls that may sleep say so, and call [`might_sleep`]: `map` (the [`Devres`] is allocated
+//! with `GFP_KERNEL`), `unmap` and dropping a `Managed` table (they wait for an unbinding that
+//! is revoking the mapping).
+//!
+//! [`Source::Owned`]: super::source::Source::Owned
+//! [`Source::Borrowed`]: super::source::Source::Borrowed
 
+use super::{
+    iter::DmaIter,
+    limits::Limits, //
+};
 use crate::{
     bindings,
     device::{
@@ -32,8 +48,16 @@ use crate::{
     error::to_result,
     prelude::*,
     sync::aref::ARef,
+    task::might_sleep,
 };
 use core::ptr::NonNull;
+
+/// The attributes [`SgTable::map_with_attrs`](super::SgTable::map_with_attrs) accepts.
+// CAST: The `DMA_ATTR_*` constants are small bit flags.
+const MAP_ATTRS: c_ulong = (bindings::DMA_ATTR_WEAK_ORDERING
+    | bindings::DMA_ATTR_SKIP_CPU_SYNC
+    | bindings::DMA_ATTR_NO_WARN
+    | bindings::DMA_ATTR_PRIVILEGED) as c_ulong;
 
 /// The mapping state of an [`SgTable`](super::SgTable).
 pub enum State {
@@ -50,30 +74,41 @@ pub enum State {
 }
 
 impl State {
-    /// `Unmapped` → `Managed`: maps `sgt` for `dev`, if the source lets us write `sgt`.
+    /// `Unmapped` → `Managed`: maps the table `sgt()` gives (if the source lets us) for `dev`.
     ///
-    /// On error the state is unchanged.
+    /// On `EINVAL` the state is unchanged; on any other error it is `Unmapped`.
     ///
     /// # Safety
     ///
-    /// If `sgt` is `Some`, it points to an initialised `struct sg_table` that nobody else uses
-    /// while it is mapped, and that stays valid until this state is dropped or left.
+    /// A table `sgt()` returns points to an initialised `struct sg_table` that nobody else maps,
+    /// unmaps or changes while it is mapped, and that stays valid until this state is dropped
+    /// or left.
     pub(super) unsafe fn map(
         &mut self,
-        sgt: Option<NonNull<bindings::sg_table>>,
+        sgt: impl FnOnce() -> Result<NonNull<bindings::sg_table>>,
         dev: &Device<Bound>,
         dir: DataDirection,
         attrs: c_ulong,
     ) -> Result {
-        match (&*self, sgt) {
-            (State::Unmapped, Some(sgt)) => {
-                // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives
-                // `self`, and so the `Mapping` stored in it.
-                *self = State::Managed(unsafe { Mapping::new(sgt, dev, dir, attrs) }?);
-                Ok(())
-            }
-            (State::Unmapped, None) | (State::Borrowed | State::Managed(_), _) => Err(EINVAL),
+        // `dma_map_sgtable()` would `BUG()` on `DataDirection::None`. Of the attributes, only
+        // those that change how, not what, is mapped: `DMA_ATTR_MMIO` would hand RAM to the
+        // device as MMIO (no bus offset, no bouncing, no cache maintenance), and the allocation
+        // attributes mean nothing here.
+        if dir == DataDirection::None || attrs & !MAP_ATTRS != 0 {
+            return Err(EINVAL);
         }
+        match self {
+            State::Unmapped => (),
+            // Dropping the dead mapping waits until unbinding has unmapped the table.
+            State::Managed(mapping) if !mapping.is_live() => (),
+            State::Borrowed | State::Managed(_) => return Err(EINVAL),
+        }
+        let sgt = sgt()?;
+        *self = State::Unmapped;
+        // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
+        // so the `Mapping` stored in it; the previous mapping, if any, is gone.
+        *self = State::Managed(unsafe { Mapping::new(sgt, dev, dir, attrs) }?);
+        Ok(())
     }
 
     /// `Managed` → `Unmapped`: unmaps (unless unbinding the device already did).
@@ -126,7 +161,8 @@ impl Mapping {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that nobody else uses while it is mapped,
+    /// `sgt` points to an initialised `struct sg_table` that nobody else maps, unmaps or changes
+    /// while it is mapped,
     /// and that stays valid for the lifetime of the returned [`Mapping`].
     unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
@@ -134,11 +170,13 @@ impl Mapping {
         dir: DataDirection,
         attrs: c_ulong,
     ) -> Result<Self> {
-        // If `Devres::new()` fails, the `MappedSgt` is dropped, which unmaps again.
+        // Map first: a failed `dma_map_sgtable()` then allocates nothing. If `Devres::new()`
+        // fails, the `MappedSgt` is dropped, which unmaps again.
         //
         // SAFETY: Guaranteed by the safety requirements of this function; the `Devres` is part of
         // `Self`.
-        let dma = Devres::new(dev, unsafe { MappedSgt::new(sgt, dev, dir, attrs) })?;
+        let mapped = unsafe { MappedSgt::new(sgt, dev, dir, attrs) }?;
+        let dma = Devres::new::<core::convert::Infallible>(dev, mapped)?;
         Ok(Self { dma, dir })
     }
 
@@ -196,6 +234,13 @@ impl Mapping {
     }
 }
 
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // Dropping the `Devres` waits for an unbinding that is revoking it.
+        might_sleep();
+    }
+}
+
 /// A `struct sg_table` mapped for DMA; dropping it unmaps it.
 ///
 /// # Invariants
@@ -213,7 +258,9 @@ struct MappedSgt {
 // table itself is neither freed nor changed through it.
 unsafe impl Send for MappedSgt {}
 
-// SAFETY: `&MappedSgt` only allows syncs, which the DMA API allows concurrently.
+// SAFETY: `&MappedSgt` only allows syncs, which only read the table. (Which of CPU and device
+// owns the memory between syncs is the caller's protocol, as in C; it is not memory safety for
+// the plain bytes of a table.)
 unsafe impl Sync for MappedSgt {}
 
 impl MappedSgt {
@@ -221,7 +268,8 @@ impl MappedSgt {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that nobody else uses while it is mapped,
+    /// `sgt` points to an initialised `struct sg_table` that nobody else maps, unmaps or changes
+    /// while it is mapped,
     /// and that stays valid for the lifetime of the returned [`MappedSgt`].
     unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
@@ -238,19 +286,28 @@ impl MappedSgt {
 
         // A device without a DMA mask "maps" nothing and returns success (with a warning).
         //
-        // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`.
-        if unsafe { (*sgt.as_ptr()).nents } == 0 {
-            return Err(EIO);
-        }
-
-        // INVARIANT: `sgt` is valid by the safety requirements and was just mapped, with
-        // `nents > 0`, for `dev`, `dir` and `attrs`.
-        Ok(Self {
+        // INVARIANT: `sgt` is valid by the safety requirements and was just mapped for `dev`,
+        // `dir` and `attrs`; if `nents` is 0 or a segment breaks the limits, `mapped` is dropped
+        // below, which unmaps.
+        let mapped = Self {
             sgt,
             dev: dev.into(),
             dir,
             attrs,
-        })
+        };
+
+        // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`.
+        if unsafe { (*sgt.as_ptr()).nents } == 0 {
+            return Err(EIO);
+        }
+        // What the device gets must keep to its limits whatever the path: dma-direct hands it
+        // each entry as it is, shifted by the bus offset, which need not keep boundaries.
+        let limits = Limits::of(dev);
+        // SAFETY: `sgt` is valid and mapped, and stays so while `mapped` lives.
+        if !unsafe { DmaIter::new(sgt) }.all(|seg| limits.allow(seg.dma_address(), seg.dma_len())) {
+            return Err(EINVAL);
+        }
+        Ok(mapped)
     }
 }
 

@@ -9,13 +9,17 @@ use super::{
         CpuIter,
         DmaIter, //
     },
+    limits::Limits,
+    source::{
+        Foreign,
+        OwnedSgt,
+        Pages,
+        Source, //
+    },
     state::State,
 };
 use crate::{
-    alloc::{
-        allocator::VmallocPageIter,
-        Flags, //
-    },
+    alloc::Flags,
     bindings,
     device::{
         Bound,
@@ -25,235 +29,10 @@ use crate::{
         Attrs,
         DataDirection, //
     },
-    error::to_result,
-    page::{
-        AsPageIter,
-        Page,
-        PAGE_SIZE, //
-    },
     prelude::*,
-    types::Opaque,
+    task::might_sleep,
 };
 use core::ptr::NonNull;
-
-/// A C [`struct sg_table`]; a value of this type owns the table's entries and frees them on drop.
-///
-/// # Invariants
-///
-/// The wrapped `struct sg_table` is initialised.
-///
-/// [`struct sg_table`]: srctree/include/linux/scatterlist.h
-#[repr(transparent)]
-struct RawTable(Opaque<bindings::sg_table>);
-
-// SAFETY: A `struct sg_table` is plain memory that any task may free.
-unsafe impl Send for RawTable {}
-
-// SAFETY: Through `&RawTable` the table is only read; it is written (by `dma_map_sgtable()`) only
-// through an `SgTable` borrowed mutably, with no shared reference around.
-unsafe impl Sync for RawTable {}
-
-impl RawTable {
-    /// Allocates a table over `pages`, the first `size` bytes of which it describes, in segments
-    /// of at most `max_segment` bytes (`sg_alloc_table_from_pages_segment()`).
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if `pages` is empty or `max_segment` is less than a page, `ENOMEM` if the entries
-    /// cannot be allocated.
-    fn new(
-        pages: &mut [*mut bindings::page],
-        size: usize,
-        max_segment: u32,
-        flags: Flags,
-    ) -> Result<Self> {
-        // `sg_alloc_table_from_pages_segment()` dereferences the first page even if there is none,
-        // and WARNs on a maximum segment of less than a page.
-        if pages.is_empty() || size == 0 || (max_segment as usize) < PAGE_SIZE {
-            return Err(EINVAL);
-        }
-        let sgt = Opaque::<bindings::sg_table>::zeroed();
-        // SAFETY:
-        // - `sgt.get()` points to a zeroed `struct sg_table` we own.
-        // - `pages` holds `pages.len() > 0` valid page pointers, which cover `size` bytes.
-        to_result(unsafe {
-            bindings::sg_alloc_table_from_pages_segment(
-                sgt.get(),
-                pages.as_mut_ptr(),
-                u32::try_from(pages.len())?,
-                0,
-                size,
-                max_segment,
-                flags.as_raw(),
-            )
-        })?;
-        // INVARIANT: `sg_alloc_table_from_pages_segment()` succeeded, so the table is initialised.
-        // A `struct sg_table` holds no pointer into itself, so it may move.
-        Ok(Self(sgt))
-    }
-
-    /// Borrows a C `struct sg_table`.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to an initialised `struct sg_table` that is valid and is not freed for `'a`.
-    #[inline]
-    unsafe fn from_raw<'a>(ptr: *mut bindings::sg_table) -> &'a Self {
-        // SAFETY: `RawTable` is a transparent wrapper, and `ptr` is valid for `'a`.
-        unsafe { &*ptr.cast() }
-    }
-
-    #[inline]
-    fn as_raw(&self) -> NonNull<bindings::sg_table> {
-        // INVARIANT: `Opaque::get()` never returns NULL.
-        NonNull::from(&self.0).cast()
-    }
-}
-
-impl Drop for RawTable {
-    fn drop(&mut self) {
-        // SAFETY: The table is initialised by the type invariants, and owned by `self`.
-        unsafe { bindings::sg_free_table(self.0.get()) };
-    }
-}
-
-mod private {
-    use crate::{
-        alloc::Flags,
-        bindings,
-        prelude::*, //
-    };
-
-    /// Lists the pages of a [`super::Pages`] buffer.
-    pub trait Sealed {
-        /// Pushes the buffer's pages to `pages` and returns the buffer's size in bytes.
-        fn pages(&mut self, pages: &mut KVec<*mut bindings::page>, flags: Flags) -> Result<usize>;
-    }
-}
-
-/// Memory an owned [`SgTable`] can be built over, and that it then keeps until it is dropped.
-///
-/// Implemented for [`VVec`] and [`VBox`] (vmalloc memory, through [`AsPageIter`]) and for a
-/// [`KVec`] of [`Page`]s the driver allocated. The pages must not move while the buffer itself
-/// moves; that is why only these are accepted.
-pub trait Pages: private::Sealed + Send + Sync + 'static {}
-
-impl<P> private::Sealed for P
-where
-    P: for<'a> AsPageIter<Iter<'a> = VmallocPageIter<'a>> + Send + Sync + 'static,
-{
-    fn pages(&mut self, pages: &mut KVec<*mut bindings::page>, flags: Flags) -> Result<usize> {
-        let iter = self.page_iter();
-        let size = iter.size();
-        pages.reserve(iter.page_count(), flags)?;
-        for page in iter {
-            pages.push(page.as_ptr(), flags)?;
-        }
-        Ok(size)
-    }
-}
-
-impl<P> Pages for P where
-    P: for<'a> AsPageIter<Iter<'a> = VmallocPageIter<'a>> + Send + Sync + 'static
-{
-}
-
-impl private::Sealed for KVec<Page> {
-    fn pages(&mut self, pages: &mut KVec<*mut bindings::page>, flags: Flags) -> Result<usize> {
-        pages.reserve(self.len(), flags)?;
-        for page in self.iter() {
-            pages.push(page.as_ptr(), flags)?;
-        }
-        self.len().checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)
-    }
-}
-
-impl Pages for KVec<Page> {}
-
-/// The table and the pages of an owned [`SgTable`], in one allocation.
-///
-/// # Invariants
-///
-/// `sgt` describes pages owned by `_pages`.
-struct Backing<P> {
-    // Note: Fields drop in declaration order: the table is freed before the pages are released.
-    sgt: RawTable,
-    _pages: P,
-}
-
-/// Type-erased access to a [`Backing`].
-trait Table: Send + Sync {
-    fn raw(&self) -> &RawTable;
-}
-
-impl<P: Send + Sync> Table for Backing<P> {
-    #[inline]
-    fn raw(&self) -> &RawTable {
-        &self.sgt
-    }
-}
-
-/// An owned `struct sg_table` and the pages it describes, at a stable heap address.
-struct OwnedSgt(KBox<dyn Table>);
-
-impl OwnedSgt {
-    fn new<P: Pages>(mut buf: P, max_segment: u32, flags: Flags) -> Result<Self> {
-        let mut pages = KVec::new();
-        let size = private::Sealed::pages(&mut buf, &mut pages, flags)?;
-        let sgt = RawTable::new(&mut pages, size, max_segment, flags)?;
-        // INVARIANT: `sgt` was built over the pages of `buf`. If the allocation fails, the
-        // `Backing` is dropped in field order: the table first, then the pages.
-        let backing: KBox<dyn Table> = KBox::new(Backing { sgt, _pages: buf }, flags)?;
-        Ok(Self(backing))
-    }
-}
-
-/// A table someone else allocated, kept alive by its owner, which we keep.
-///
-/// # Invariants
-///
-/// `sgt` points to an initialised `struct sg_table` that stays valid while `_owner` lives.
-struct KeptSgt {
-    // Note: `sgt` must not be used after `_owner` is dropped; nothing here uses it in `drop`.
-    sgt: NonNull<bindings::sg_table>,
-    _owner: KBox<dyn Send + Sync>,
-}
-
-// SAFETY: The owner is `Send`, and the table is plain memory any task may read.
-unsafe impl Send for KeptSgt {}
-
-// SAFETY: The owner is `Sync`, and through `&KeptSgt` the table is only read.
-unsafe impl Sync for KeptSgt {}
-
-/// Where the `struct sg_table` of an [`SgTable`] comes from, and who frees it.
-enum Source<'a> {
-    /// Made by someone else, who keeps it valid and unchanged for `'a`. We never free it.
-    Borrowed(&'a RawTable),
-    /// Made by someone else and kept valid by its owner, which we hold. We free only the owner.
-    Kept(KeptSgt),
-    /// Allocated by us over pages we own. We free the table, then the pages.
-    Owned(OwnedSgt),
-}
-
-impl Source<'_> {
-    #[inline]
-    fn as_raw(&self) -> NonNull<bindings::sg_table> {
-        match self {
-            Source::Borrowed(sgt) => sgt.as_raw(),
-            Source::Kept(kept) => kept.sgt,
-            Source::Owned(owned) => owned.0.raw().as_raw(),
-        }
-    }
-
-    /// The table, if it is ours to write (and so to map).
-    #[inline]
-    fn writable(&mut self) -> Option<NonNull<bindings::sg_table>> {
-        match self {
-            Source::Owned(owned) => Some(owned.0.raw().as_raw()),
-            Source::Borrowed(_) | Source::Kept(_) => None,
-        }
-    }
-}
 
 /// A scatter-gather table: a `struct sg_table`, where it comes from, and its mapping state.
 ///
@@ -263,8 +42,18 @@ impl Source<'_> {
 /// an operation the state does not allow returns `EINVAL` and changes nothing (see the table in
 /// [`State`]'s module). Only the constructors that wrap a C table are `unsafe`.
 ///
-/// Dropping an [`SgTable`] unmaps it if we mapped it (with the same device, direction and
-/// `orig_nents`), then frees the `struct sg_table` if we allocated it, then releases the pages.
+/// Dropping an [`SgTable`] unmaps it if we mapped it (with the same device, direction,
+/// attributes and `orig_nents`), then frees the `struct sg_table` if we allocated it, then
+/// releases the pages. Dropping a table we mapped may sleep.
+///
+/// # Invariants
+///
+/// - `source` gives a `struct sg_table` that stays valid while `self` lives, and that nobody but
+///   `state` maps, unmaps or changes meanwhile.
+/// - If `state` is [`State::Borrowed`], the table is mapped for DMA (by its owner) while `self`
+///   lives; if it is [`State::Managed`], it is mapped by the mapping held there, unless revoked.
+/// - `size` is the sum of the lengths of the `orig_nents` entries (the CPU view) or, for a table
+///   without CPU view, of its DMA segments.
 ///
 /// # Examples
 ///
@@ -277,8 +66,12 @@ impl Source<'_> {
 ///
 /// assert!(!table.is_mapped());
 /// assert_eq!(table.dma_iter().err(), Some(EINVAL));
-/// let len: usize = table.cpu_iter().map(|seg| seg.len()).sum();
+/// let len: usize = table.cpu_iter()?.map(|seg| seg.len()).sum();
 /// assert_eq!(len, 4 * PAGE_SIZE);
+///
+/// // The table covers the length of a vector, not its capacity.
+/// let empty = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+/// assert_eq!(SgTable::new(empty, GFP_KERNEL).err(), Some(EINVAL));
 /// # Ok::<(), Error>(())
 /// ```
 pub struct SgTable<'a> {
@@ -286,147 +79,255 @@ pub struct SgTable<'a> {
     // before `source` frees the `struct sg_table` and releases its pages.
     state: State,
     source: Source<'a>,
+    size: usize,
 }
 
 impl<'a> SgTable<'a> {
-    /// Wraps a `struct sg_table` that someone else allocated and that is not mapped for DMA.
+    /// Wraps a `struct sg_table` that someone else allocated, not mapped for DMA, whose entries
+    /// are CPU memory.
     ///
-    /// The table starts [`State::Unmapped`]; it can be iterated by the CPU but not mapped (it is
-    /// not ours to write). Dropping it frees nothing.
+    /// The table starts [`State::Unmapped`]; the CPU may read it, but not write or map it (it
+    /// is not ours). Dropping it frees nothing.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if `sgt` is NULL or an entry has no page.
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that stays valid, and that nobody
-    /// changes, maps or frees, for `'a`.
-    pub unsafe fn from_raw(sgt: *mut bindings::sg_table) -> Self {
-        Self {
-            state: State::Unmapped,
-            // SAFETY: By the safety requirements of this function.
-            source: Source::Borrowed(unsafe { RawTable::from_raw(sgt) }),
-        }
+    /// For `'a`:
+    ///
+    /// - `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
+    ///   changes, maps or frees;
+    /// - each of its `orig_nents` entries has a `struct page` of memory the kernel maps (not I/O
+    ///   or device-private memory), valid, with consecutive `struct page`s, for the entry's
+    ///   `offset + length` bytes. The contents may change (a device or C code may write them),
+    ///   but no Rust reference to that memory lives meanwhile.
+    pub unsafe fn from_raw(sgt: *mut bindings::sg_table) -> Result<Self> {
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::foreign(sgt, None, State::Unmapped, true) }
     }
 
-    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, e.g. the pages
-    /// of a DRM GEM shmem object.
+    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
+    /// entries are CPU memory.
     ///
-    /// The table starts [`State::Borrowed`]: both iterations work, while unmapping and syncing
-    /// stay the owner's business.
+    /// The table starts [`State::Borrowed`]: both iterations and [`SgTable::read_at`] work,
+    /// while unmapping and syncing stay the owner's business.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::from_raw`].
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that is mapped for DMA and stays valid,
-    /// mapped and unchanged (nobody unmaps, changes or frees it) for `'a`.
-    pub unsafe fn from_raw_mapped(sgt: *mut bindings::sg_table) -> Self {
-        Self {
-            state: State::Borrowed,
-            // SAFETY: By the safety requirements of this function.
-            source: Source::Borrowed(unsafe { RawTable::from_raw(sgt) }),
-        }
+    /// As for [`SgTable::from_raw`], and the table stays mapped for DMA for `'a`, with `nents`
+    /// holding the number of DMA segments (as `dma_map_sgtable()` sets it). A table an
+    /// [`SgTable`] mapped qualifies only while its device stays bound: unbinding unmaps it.
+    pub unsafe fn from_raw_mapped(sgt: *mut bindings::sg_table) -> Result<Self> {
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::foreign(sgt, None, State::Borrowed, true) }
+    }
+
+    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
+    /// entries may not be CPU memory: a dma-buf's peer-to-peer or VRAM segments.
+    ///
+    /// The table starts [`State::Borrowed`]: DMA iteration works; every CPU operation
+    /// ([`SgTable::cpu_iter`], [`SgTable::read_at`], [`SgTable::write_at`]) returns `EINVAL`
+    /// without touching an entry's page. [`SgTable::size`] counts the DMA segments.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if `sgt` is NULL.
+    ///
+    /// # Safety
+    ///
+    /// For `'a`, `sgt` points to an initialised `struct sg_table` that is mapped for DMA, with
+    /// `nents` DMA segments, and that stays valid, mapped and unchanged (nobody unmaps, changes
+    /// or frees it).
+    pub unsafe fn from_raw_dma_only(sgt: *mut bindings::sg_table) -> Result<Self> {
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::foreign(sgt, None, State::Borrowed, false) }
+    }
+
+    /// Wraps a table someone else made.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
+    /// mapped for as long if `state` is [`State::Borrowed`]; if `cpu`, its entries are CPU
+    /// memory as [`SgTable::from_raw`] requires.
+    unsafe fn foreign(
+        sgt: *mut bindings::sg_table,
+        owner: Option<KBox<dyn Send + Sync>>,
+        state: State,
+        cpu: bool,
+    ) -> Result<Self> {
+        let sgt = NonNull::new(sgt).ok_or(EINVAL)?;
+        let size = if cpu {
+            // SAFETY: `sgt` is valid and unchanged while we borrow it, by the safety
+            // requirements; the walk reads its entries, not their pages.
+            unsafe { CpuIter::new(sgt) }.total().ok_or(EINVAL)?
+        } else {
+            // SAFETY: `sgt` is valid, mapped and unchanged, by the safety requirements.
+            unsafe { DmaIter::new(sgt) }
+                .try_fold(0usize, |sum, seg| sum.checked_add(seg.dma_len() as usize))
+                .ok_or(EOVERFLOW)?
+        };
+        // INVARIANT: By the safety requirements; `size` was counted just above.
+        Ok(Self {
+            state,
+            // SAFETY: By the safety requirements; each entry has a page if `cpu` (checked).
+            source: Source::Borrowed(unsafe { Foreign::new(sgt, cpu, owner) }),
+            size,
+        })
     }
 }
 
 impl SgTable<'static> {
-    /// Wraps a `struct sg_table` that `owner` keeps alive, and keeps `owner`; not mapped.
+    /// Keeps `owner`, which keeps a `struct sg_table` alive, and wraps that table, not mapped.
     ///
-    /// This is [`SgTable::from_raw`] for a table whose owner can travel with it (e.g. an
-    /// `ARef` of the object that holds the table), so the result is an `SgTable<'static>`.
-    /// Dropping it drops `owner`.
+    /// This is [`SgTable::from_raw`] for a table whose owner can travel with it, so the result
+    /// is an `SgTable<'static>`. `table` is called once `owner` is in its final place (a box),
+    /// so the table may be inside `owner` itself. Dropping the result drops `owner`.
     ///
     /// # Errors
     ///
-    /// `ENOMEM` if `owner` cannot be boxed; `owner` is dropped then.
+    /// `ENOMEM` if `owner` cannot be boxed, or as for [`SgTable::from_raw`]; `owner` is
+    /// dropped then.
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that stays valid, and that nobody
-    /// changes, maps or frees, as long as `owner` lives.
+    /// The pointer `table` returns is as [`SgTable::from_raw`] requires, for as long as
+    /// `owner` lives and does not move: nobody changes, maps or frees the table meanwhile.
+    ///
+    /// An `ARef` of an object that can free its table while references to it remain does not
+    /// qualify: DRM GEM shmem, for one, frees its `sgt` and puts its pages when the object is
+    /// purged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{page::PAGE_SIZE, sg::SgTable, sync::Arc};
+    ///
+    /// let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(PAGE_SIZE, 1, GFP_KERNEL)?;
+    /// let shared = Arc::new(SgTable::new(buf, GFP_KERNEL)?, GFP_KERNEL)?;
+    ///
+    /// // SAFETY: The `Arc` keeps the table alive, and nobody maps or changes it.
+    /// let view = unsafe { SgTable::from_owner(shared.clone(), |t| t.as_raw(), GFP_KERNEL) }?;
+    /// assert_eq!(view.size(), PAGE_SIZE);
+    /// assert_eq!(view.as_raw(), shared.as_raw());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub unsafe fn from_owner<O: Send + Sync + 'static>(
         owner: O,
-        sgt: *mut bindings::sg_table,
+        table: impl FnOnce(&O) -> *mut bindings::sg_table,
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::kept(owner, sgt, State::Unmapped, flags) }
+        unsafe { Self::owned_by(owner, table, State::Unmapped, true, flags) }
     }
 
-    /// Wraps a mapped `struct sg_table` that `owner` keeps alive and mapped, and keeps `owner`.
+    /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table.
     ///
-    /// This is [`SgTable::from_raw_mapped`] for a table whose owner can travel with it, e.g. the
-    /// `ARef` of a DRM GEM shmem object. Dropping it drops `owner`.
+    /// This is [`SgTable::from_raw_mapped`] for a table whose owner can travel with it.
     ///
     /// # Errors
     ///
-    /// `ENOMEM` if `owner` cannot be boxed; `owner` is dropped then.
+    /// As for [`SgTable::from_owner`].
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that is mapped for DMA and stays valid,
-    /// mapped and unchanged as long as `owner` lives.
+    /// As for [`SgTable::from_owner`], and the table stays mapped for DMA as long as `owner`
+    /// lives.
     pub unsafe fn from_owner_mapped<O: Send + Sync + 'static>(
         owner: O,
-        sgt: *mut bindings::sg_table,
+        table: impl FnOnce(&O) -> *mut bindings::sg_table,
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::kept(owner, sgt, State::Borrowed, flags) }
+        unsafe { Self::owned_by(owner, table, State::Borrowed, true, flags) }
+    }
+
+    /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table
+    /// as one without CPU view, like [`SgTable::from_raw_dma_only`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::from_owner`].
+    ///
+    /// # Safety
+    ///
+    /// The pointer `table` returns is as [`SgTable::from_raw_dma_only`] requires, for as long
+    /// as `owner` lives and does not move.
+    pub unsafe fn from_owner_dma_only<O: Send + Sync + 'static>(
+        owner: O,
+        table: impl FnOnce(&O) -> *mut bindings::sg_table,
+        flags: Flags,
+    ) -> Result<Self> {
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::owned_by(owner, table, State::Borrowed, false, flags) }
     }
 
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that stays valid and unchanged as long as
-    /// `owner` lives, and is mapped as long as `owner` lives if `state` is [`State::Borrowed`].
-    unsafe fn kept<O: Send + Sync + 'static>(
+    /// The pointer `table` returns is valid and unchanged as long as `owner` lives and does not
+    /// move, mapped as long if `state` is [`State::Borrowed`], and CPU memory if `cpu`.
+    unsafe fn owned_by<O: Send + Sync + 'static>(
         owner: O,
-        sgt: *mut bindings::sg_table,
+        table: impl FnOnce(&O) -> *mut bindings::sg_table,
         state: State,
+        cpu: bool,
         flags: Flags,
     ) -> Result<Self> {
-        let sgt = NonNull::new(sgt).ok_or(EINVAL)?;
-        let owner: KBox<dyn Send + Sync> = KBox::new(owner, flags)?;
-        Ok(Self {
-            state,
-            // INVARIANT: By the safety requirements, `sgt` stays valid while `owner` lives.
-            source: Source::Kept(KeptSgt { sgt, _owner: owner }),
-        })
+        let owner = KBox::new(owner, flags)?;
+        // The box does not move its contents: a table inside `owner` stays where it is.
+        let sgt = table(&owner);
+        // SAFETY: `owner` is kept with the table, by the safety requirements.
+        unsafe { Self::foreign(sgt, Some(owner), state, cpu) }
     }
 
     /// Builds an unmapped table over `pages`, which it keeps until it is dropped.
     ///
     /// Physically contiguous pages are merged into one entry; a buffer of more entries than fit
-    /// in a page gets a chained table. To build a table a given device can map in one go, use
-    /// [`SgTable::new_for_device`].
+    /// in a page gets a chained table. To build a table a given device can map, use
+    /// [`SgTable::new_for_device`]: [`SgTable::map`] refuses entries longer than the device's
+    /// maximum segment.
+    ///
+    /// May sleep if `flags` allow it.
     ///
     /// # Errors
     ///
-    /// `EINVAL` for an empty buffer, `ENOMEM` if the table cannot be allocated; `pages` is
-    /// dropped then.
+    /// `EINVAL` for an empty buffer (a vector of length 0), `ENOMEM` if the table cannot be
+    /// allocated; `pages` is dropped then.
     pub fn new(pages: impl Pages, flags: Flags) -> Result<Self> {
-        Self::owned(pages, u32::MAX, flags)
+        Self::owned(pages, Limits::NONE, flags)
     }
 
     /// Builds an unmapped table over `pages` whose entries `dev` can take: none longer than its
     /// maximum segment size (`dma_get_max_seg_size()`) or than it can map at once
-    /// (`dma_max_mapping_size()`, e.g. the swiotlb slot size when bouncing).
+    /// (`dma_max_mapping_size()`, e.g. the swiotlb slot size when bouncing), and none across its
+    /// segment boundary (`dma_get_seg_boundary()`).
+    ///
+    /// May sleep if `flags` allow it.
     ///
     /// # Errors
     ///
     /// As for [`SgTable::new`]; `EINVAL` too if `dev` can't take a whole page in one segment.
     pub fn new_for_device(dev: &Device<Bound>, pages: impl Pages, flags: Flags) -> Result<Self> {
-        // SAFETY: `dev.as_raw()` is a valid device.
-        let max_mapping = unsafe { bindings::dma_max_mapping_size(dev.as_raw()) };
-        // SAFETY: `dev.as_raw()` is a valid device.
-        let max_seg = unsafe { bindings::dma_get_max_seg_size(dev.as_raw()) };
-        // `sg_alloc_table_from_pages_segment()` rounds down to whole pages by itself.
-        let max_segment = u32::try_from(max_mapping).unwrap_or(u32::MAX).min(max_seg);
-        Self::owned(pages, max_segment, flags)
+        Self::owned(pages, Limits::for_building(dev), flags)
     }
 
-    /// Builds a table over `pages` for `dev` and maps it: [`SgTable::new_for_device`], then
-    /// [`SgTable::map`]. This is the common driver path.
+    /// Builds a table over `pages` for `dev` and maps it: [`SgTable::new_for_device`] with
+    /// `flags`, then [`SgTable::map`]. This is the common driver path.
+    ///
+    /// Sleeps: the mapping allocates with `GFP_KERNEL` (see [`SgTable::map`]) whatever `flags`
+    /// say, which apply to the table.
     ///
     /// # Errors
     ///
-    /// As for [`SgTable::new`] and [`SgTable::map`]; on error nothing stays mapped or allocated.
+    /// As for [`SgTable::new_for_device`] and [`SgTable::map`]; on error nothing stays mapped or
+    /// allocated.
     ///
     /// # Examples
     ///
@@ -443,21 +344,26 @@ impl SgTable<'static> {
     /// }
     /// # Ok::<(), Error>(()) }
     /// ```
+    #[track_caller]
     pub fn new_mapped(
         dev: &Device<Bound>,
         pages: impl Pages,
         dir: DataDirection,
         flags: Flags,
     ) -> Result<Self> {
+        might_sleep();
         let mut table = Self::new_for_device(dev, pages, flags)?;
         table.map(dev, dir)?;
         Ok(table)
     }
 
-    fn owned(pages: impl Pages, max_segment: u32, flags: Flags) -> Result<Self> {
+    fn owned(pages: impl Pages, limits: Limits, flags: Flags) -> Result<Self> {
+        let (owned, size) = OwnedSgt::new(pages, limits, flags)?;
+        // INVARIANT: The table is ours and unmapped, and describes `size` bytes.
         Ok(Self {
             state: State::Unmapped,
-            source: Source::Owned(OwnedSgt::new(pages, max_segment, flags)?),
+            source: Source::Owned(owned),
+            size,
         })
     }
 }
@@ -467,25 +373,61 @@ impl SgTable<'_> {
     /// [`State::Managed`] (`dma_map_sgtable()`, without attributes).
     ///
     /// The mapping lasts until [`SgTable::unmap`], the drop of the table, or the unbinding of
-    /// `dev` from its driver, whichever comes first.
+    /// `dev` from its driver, whichever comes first. A mapping that unbinding revoked is
+    /// dropped first, so a table can be mapped again after its device came back.
+    ///
+    /// Sleeps: the mapping is kept in a [`Devres`](crate::devres::Devres), allocated with
+    /// `GFP_KERNEL`.
     ///
     /// # Errors
     ///
-    /// - `EINVAL` if the table is mapped already, or is not ours to map (a table someone else
-    ///   made); the state is unchanged.
-    /// - The error of `dma_map_sgtable()` (`EINVAL`, `ENOMEM`, `EIO`, `EREMOTEIO`), or `EIO` if
-    ///   it mapped no entry (a device without a DMA mask); the table stays unmapped.
+    /// - `EINVAL`, with the state unchanged, if the table is mapped already, is not ours to
+    ///   map (a table someone else made), has an entry longer than the maximum segment of `dev`
+    ///   or across its segment boundary (build it with [`SgTable::new_for_device`]), if `dir`
+    ///   is [`DataDirection::None`], or if an attribute is not one `map_with_attrs` accepts.
+    /// - `EINVAL`, with the table unmapped, if the DMA segments the mapping made break the
+    ///   limits of `dev` (a bus offset that moves entries across the boundary).
+    /// - `ENOMEM` if the mapping cannot be kept, or the error of `dma_map_sgtable()` (`EINVAL`,
+    ///   `ENOMEM`, `EIO`, `EREMOTEIO`), or `EIO` if it mapped no entry (a device without a DMA
+    ///   mask); the table is unmapped then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::device::{Bound, Device};
+    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// # fn test(dev: &Device<Bound>) -> Result {
+    /// let mut buf = VVec::<u32>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let mut table = SgTable::new_for_device(dev, buf, GFP_KERNEL)?;
+    ///
+    /// assert_eq!(table.map(dev, DataDirection::None), Err(EINVAL));
+    /// table.map(dev, DataDirection::FromDevice)?;
+    /// assert_eq!(table.map(dev, DataDirection::FromDevice), Err(EINVAL));
+    /// assert_eq!(table.direction(), Some(DataDirection::FromDevice));
+    /// # Ok::<(), Error>(()) }
+    /// ```
+    #[track_caller]
     pub fn map(&mut self, dev: &Device<Bound>, dir: DataDirection) -> Result {
         self.map_raw(dev, dir, 0)
     }
 
     /// Maps the table like [`SgTable::map`], with DMA attributes, which unmapping then uses too.
     ///
-    /// For example [`DMA_ATTR_SKIP_CPU_SYNC`](crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC).
+    /// Accepted: [`DMA_ATTR_SKIP_CPU_SYNC`](crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC) (then
+    /// the unmap does not copy what the device wrote back from bounce buffers either; call
+    /// [`SgTable::sync_for_cpu`] before [`SgTable::unmap`] to get it),
+    /// [`DMA_ATTR_WEAK_ORDERING`](crate::dma::attrs::DMA_ATTR_WEAK_ORDERING),
+    /// [`DMA_ATTR_NO_WARN`](crate::dma::attrs::DMA_ATTR_NO_WARN) and
+    /// [`DMA_ATTR_PRIVILEGED`](crate::dma::attrs::DMA_ATTR_PRIVILEGED). Others are refused:
+    /// [`DMA_ATTR_MMIO`](crate::dma::attrs::DMA_ATTR_MMIO) would hand memory to the device as
+    /// MMIO, and the allocation attributes mean nothing for a mapping.
     ///
     /// # Errors
     ///
     /// As for [`SgTable::map`].
+    #[track_caller]
     pub fn map_with_attrs(
         &mut self,
         dev: &Device<Bound>,
@@ -495,11 +437,14 @@ impl SgTable<'_> {
         self.map_raw(dev, dir, attrs.as_raw())
     }
 
+    #[track_caller]
     fn map_raw(&mut self, dev: &Device<Bound>, dir: DataDirection, attrs: c_ulong) -> Result {
-        let sgt = self.source.writable();
-        // SAFETY: A writable table is owned by `self.source`, which outlives `self.state` (it is
-        // dropped after it), and `&mut self` keeps everyone else away while it is mapped.
-        unsafe { self.state.map(sgt, dev, dir, attrs) }
+        might_sleep();
+        let source = &mut self.source;
+        // SAFETY: A table `mappable()` returns is owned by `self.source`, which outlives
+        // `self.state` (it is dropped after it), and `&mut self` keeps everyone else away while
+        // it is mapped.
+        unsafe { self.state.map(|| source.mappable(dev), dev, dir, attrs) }
     }
 
     /// Unmaps a table we mapped: [`State::Managed`] → [`State::Unmapped`]
@@ -508,10 +453,14 @@ impl SgTable<'_> {
     /// If the device was unbound meanwhile, the mapping is gone already and is not unmapped twice.
     /// The table can be mapped again afterwards, for any device and direction.
     ///
+    /// May sleep: it waits for an unbinding of the device that is revoking the mapping.
+    ///
     /// # Errors
     ///
     /// `EINVAL` if we did not map the table; the state is unchanged.
+    #[track_caller]
     pub fn unmap(&mut self) -> Result {
+        might_sleep();
         self.state.unmap()
     }
 
@@ -525,21 +474,30 @@ impl SgTable<'_> {
     pub fn dma_iter(&self) -> Result<DmaIter<'_>> {
         self.state.check_dma()?;
         // SAFETY: The table is mapped (checked above) and stays valid and unchanged while `self`
-        // is borrowed.
+        // is borrowed, by the type invariants.
         Ok(unsafe { DmaIter::new(self.source.as_raw()) })
     }
 
     /// Returns an iterator over the CPU segments of the table (all `orig_nents` entries), in any
     /// state.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a table without CPU view ([`SgTable::from_raw_dma_only`]).
     #[inline]
-    pub fn cpu_iter(&self) -> CpuIter<'_> {
-        // SAFETY: The table and its pages stay valid and unchanged while `self` is borrowed.
-        unsafe { CpuIter::new(self.source.as_raw()) }
+    pub fn cpu_iter(&self) -> Result<CpuIter<'_>> {
+        let sgt = self.source.cpu()?;
+        // SAFETY: The table and the pages of its entries stay valid and unchanged while `self`
+        // is borrowed: by the type invariants, and for a CPU view by those of `Source`.
+        Ok(unsafe { CpuIter::new(sgt) })
     }
 
     /// Gives the memory back to the CPU after the device wrote it
     /// (`dma_sync_sgtable_for_cpu()`): needed before the CPU reads what the device wrote while
     /// the table stays mapped.
+    ///
+    /// Syncs take `&self`, as reads do: which of CPU and device owns the memory between syncs
+    /// is the driver's protocol, as in C. A read racing a sync gets whatever bytes are there.
     ///
     /// # Errors
     ///
@@ -559,9 +517,11 @@ impl SgTable<'_> {
         self.state.mapping()?.sync_for_device()
     }
 
-    /// Returns the number of bytes the table describes: the sum of its CPU segments.
+    /// Returns the number of bytes the table describes: the sum of its CPU entries or, for a
+    /// table without CPU view, of its DMA segments. Counted once, when the table was made.
+    #[inline]
     pub fn size(&self) -> usize {
-        self.cpu_iter().map(|seg| seg.len()).sum()
+        self.size
     }
 
     /// Copies `buf.len()` bytes of the table's memory, from `offset` on, into `buf`
@@ -572,16 +532,39 @@ impl SgTable<'_> {
     ///
     /// # Errors
     ///
-    /// `ERANGE` if the range is not inside the table; nothing is copied then.
+    /// - `EINVAL` for a table without CPU view.
+    /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more.
+    ///
+    /// Nothing is copied on error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// let mut buf = VVec::<u8>::with_capacity(2 * PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(2 * PAGE_SIZE, 7, GFP_KERNEL)?;
+    /// let mut table = SgTable::new(buf, GFP_KERNEL)?;
+    ///
+    /// table.write_at(PAGE_SIZE - 1, &[1, 2])?;
+    /// let mut out = [0u8; 3];
+    /// table.read_at(PAGE_SIZE - 2, &mut out)?;
+    /// assert_eq!(out, [7, 1, 2]);
+    /// assert_eq!(table.read_at(2 * PAGE_SIZE - 2, &mut out), Err(ERANGE));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result {
-        let (sgt, skip) = self.check_range(offset, buf.len())?;
+        let sgt = self.source.cpu()?;
+        let skip = self.check_range(offset, buf.len())?;
         // SAFETY:
-        // - `sgt` is a valid table while `self` is borrowed, with `orig_nents` entries.
+        // - `sgt` is a valid table while `self` is borrowed, with `orig_nents` entries whose
+        //   pages are CPU memory (`Source::cpu()`).
         // - `buf` is valid for writing `buf.len()` bytes, which lie inside the table.
         unsafe {
+            let sgt = sgt.as_ptr();
             bindings::sg_pcopy_to_buffer(
-                sgt.sgl,
-                sgt.orig_nents,
+                (*sgt).sgl,
+                (*sgt).orig_nents,
                 buf.as_mut_ptr().cast(),
                 buf.len(),
                 skip,
@@ -598,20 +581,21 @@ impl SgTable<'_> {
     /// # Errors
     ///
     /// - `EINVAL` if the memory is not ours to write (a table someone else made).
-    /// - `ERANGE` if the range is not inside the table.
+    /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more.
     ///
     /// Nothing is copied on error.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
-        self.source.writable().ok_or(EINVAL)?;
-        let (sgt, skip) = self.check_range(offset, data.len())?;
+        let sgt = self.source.writable()?;
+        let skip = self.check_range(offset, data.len())?;
         // SAFETY:
         // - `sgt` is a valid table with `orig_nents` entries over pages we own, and `&mut self`
         //   keeps every other CPU user of them away.
         // - `data` is valid for reading `data.len()` bytes, which fit inside the table.
         unsafe {
+            let sgt = sgt.as_ptr();
             bindings::sg_pcopy_from_buffer(
-                sgt.sgl,
-                sgt.orig_nents,
+                (*sgt).sgl,
+                (*sgt).orig_nents,
                 data.as_ptr().cast(),
                 data.len(),
                 skip,
@@ -620,15 +604,14 @@ impl SgTable<'_> {
         Ok(())
     }
 
-    /// Checks that `offset..offset + len` lies inside the table.
-    fn check_range(&self, offset: usize, len: usize) -> Result<(&bindings::sg_table, c_long)> {
+    /// Checks that `offset..offset + len` lies inside the table and that C can copy `len` bytes
+    /// at once (`sg_copy_buffer()` counts them in an `unsigned int`); returns `offset` for C.
+    fn check_range(&self, offset: usize, len: usize) -> Result<c_long> {
         let end = offset.checked_add(len).ok_or(ERANGE)?;
-        if end > self.size() {
+        if end > self.size || u32::try_from(len).is_err() {
             return Err(ERANGE);
         }
-        // SAFETY: The table is valid while `self` is borrowed.
-        let sgt = unsafe { self.source.as_raw().as_ref() };
-        Ok((sgt, c_long::try_from(offset).map_err(|_| ERANGE)?))
+        c_long::try_from(offset).map_err(|_| ERANGE)
     }
 
     /// Returns the mapping state.
@@ -654,7 +637,7 @@ impl SgTable<'_> {
     pub fn orig_nents(&self) -> usize {
         // SAFETY: The table is valid while `self` lives.
         // CAST: `c_uint` always fits in `usize`.
-        unsafe { self.source.as_raw().as_ref() }.orig_nents as usize
+        unsafe { (*self.source.as_raw().as_ptr()).orig_nents as usize }
     }
 
     /// Returns the number of DMA entries (`nents`) of a mapped table.
@@ -667,10 +650,16 @@ impl SgTable<'_> {
         self.state.check_dma()?;
         // SAFETY: The table is valid while `self` lives.
         // CAST: `c_uint` always fits in `usize`.
-        Ok(unsafe { self.source.as_raw().as_ref() }.nents as usize)
+        Ok(unsafe { (*self.source.as_raw().as_ptr()).nents as usize })
     }
 
-    /// Returns the C `struct sg_table`, to hand it to C code that only reads it.
+    /// Returns the C `struct sg_table`, to hand it to C code that reads it.
+    ///
+    /// The pointer is valid while `self` is borrowed. C code may read the table: its entries,
+    /// `nents`, `orig_nents`, and the DMA addresses while [`SgTable::is_mapped`] holds. It must
+    /// not map, unmap, sync, change or free the table (that is what `self` does), and must not
+    /// write the memory of a table someone else made; it may write the memory of a table we
+    /// own only where the caller could call [`SgTable::write_at`].
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::sg_table {
         self.source.as_raw().as_ptr()

@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit tests for [`kernel::sg`](crate::sg), run on a device of the KUnit bus.
+//! KUnit tests for [`kernel::sg`](crate::sg), run on devices of the KUnit bus (and on QEMU's
+//! `edu` PCI device when a driver has bound it).
 //!
-//! Every source (borrowed by reference, borrowed with a kept owner, owned) is taken through
-//! every state, and every operation is tried in each: what must fail fails with the right error
-//! and leaves the state as it was. DMA-API debug, when enabled, checks the mappings themselves.
+//! Three suites, one file each:
+//!
+//! - `rust_kernel_sg` (states.rs): every source through every state, every operation in each:
+//!   what must fail fails with the right error and leaves the state as it was.
+//! - `rust_kernel_sg_dma` (dma.rs): what depends on the DMA set-up (direct, bounce buffers, an
+//!   IOMMU), and concurrency.
+//! - `rust_kernel_sg_fault` (fault.rs): each allocation of a call fails in turn.
+//!
+//! This file holds what they share. DMA-API debug, when enabled, checks the mappings themselves.
+
+mod dma;
+mod fault;
+mod states;
 
 use crate::{
     alloc::Flags,
@@ -19,13 +30,14 @@ use crate::{
         from_err_ptr,
         to_result, //
     },
+    new_spinlock,
     page::{
-        AsPageIter,
         Page,
         PAGE_SIZE, //
     },
     prelude::*,
     sg::{
+        Mapping,
         Pages,
         SgTable,
         State, //
@@ -42,6 +54,7 @@ use crate::{
         delay::fsleep,
         Delta, //
     },
+    types::Opaque,
     workqueue,
 };
 use core::ptr::NonNull;
@@ -50,6 +63,33 @@ use core::ptr::NonNull;
 ///
 /// KUnit unregisters it when the test ends, unless [`TestDevice::unregister`] did.
 struct TestDevice(NonNull<bindings::device>);
+
+/// Segment limits a test device can be given ([`TestDevice::with_parms`]). C only reads them.
+struct Parms(bindings::device_dma_parameters);
+
+// SAFETY: Nobody writes a `Parms`: it is plain data, read by C through `dev->dma_parms`.
+unsafe impl Sync for Parms {}
+
+/// Segments of at most 32 KiB that do not cross a 16 KiB boundary.
+static SMALL_SEGMENTS: Parms = Parms(bindings::device_dma_parameters {
+    max_segment_size: 32 << 10,
+    min_align_mask: 0,
+    segment_boundary_mask: (16 << 10) - 1,
+});
+
+/// Segments of one page at most.
+static PAGE_SEGMENTS: Parms = Parms(bindings::device_dma_parameters {
+    max_segment_size: PAGE_SIZE as u32,
+    min_align_mask: 0,
+    segment_boundary_mask: 0,
+});
+
+/// A maximum segment smaller than a page.
+static SUB_PAGE_SEGMENTS: Parms = Parms(bindings::device_dma_parameters {
+    max_segment_size: 2048,
+    min_align_mask: 0,
+    segment_boundary_mask: 0,
+});
 
 impl TestDevice {
     fn new(name: &CStr) -> Result<Self> {
@@ -62,6 +102,31 @@ impl TestDevice {
         // SAFETY: `dev` is a registered device, so its bus is valid.
         dma_debug_watch(unsafe { (*dev.as_ptr()).bus });
         Ok(Self(dev))
+    }
+
+    /// A device whose DMA segments must keep to `parms`.
+    fn with_parms(name: &CStr, parms: &'static Parms) -> Result<Self> {
+        let dev = Self::new(name)?;
+        // SAFETY: The device is ours and nothing of it is mapped yet; `parms` lives forever and
+        // is only read.
+        unsafe { (*dev.0.as_ptr()).dma_parms = (&raw const parms.0).cast_mut() };
+        Ok(dev)
+    }
+
+    /// The number of devres resources the device holds (a `Devres` per mapping we made).
+    fn devres_count(&self) -> usize {
+        // SAFETY: The device is registered; nothing else adds or removes its resources while
+        // the test (single-threaded here) looks.
+        unsafe {
+            let head = &raw mut (*self.0.as_ptr()).devres_head;
+            let mut n = 0;
+            let mut node = (*head).next;
+            while node != head {
+                n += 1;
+                node = (*node).next;
+            }
+            n
+        }
     }
 
     fn bound(&self) -> &Device<Bound> {
@@ -133,7 +198,7 @@ fn state(t: &SgTable<'_>) -> &'static str {
 struct Ops {
     dma: Result,
     sync: [Result; 2],
-    cpu_bytes: usize,
+    cpu_bytes: Result<usize>,
     state: &'static str,
 }
 
@@ -144,7 +209,7 @@ fn ops(t: &SgTable<'_>) -> Ops {
         // DMA iteration and `nents()` check the same thing; report a disagreement.
         dma: if dma == nents { dma } else { Err(EDOM) },
         sync: [t.sync_for_cpu(), t.sync_for_device()],
-        cpu_bytes: t.cpu_iter().map(|seg| seg.len()).sum(),
+        cpu_bytes: t.cpu_iter().map(|iter| iter.map(|seg| seg.len()).sum()),
         state: state(t),
     }
 }
@@ -153,9 +218,46 @@ fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> O
     Ops {
         dma,
         sync: [sync, sync],
-        cpu_bytes,
+        cpu_bytes: Ok(cpu_bytes),
         state,
     }
+}
+
+/// The mapping of a `Managed` table; `ENOENT` (failing the test) for any other state.
+fn mapping<'t>(t: &'t SgTable<'_>) -> Result<&'t Mapping> {
+    match t.state() {
+        State::Managed(m) => Ok(m),
+        State::Unmapped | State::Borrowed => Err(ENOENT),
+    }
+}
+
+/// The DMA segments of a mapped table as C's `for_each_sgtable_dma_sg()` sees them: through
+/// the C helpers `sg_next()`, `sg_dma_address()` and `sg_dma_len()`, not our iterator.
+fn c_dma_walk(t: &SgTable<'_>) -> Result<KVec<(u64, u32)>> {
+    let sgt = t.as_raw();
+    let mut segs = KVec::new();
+    // SAFETY: `sgt` is valid while `t` lives, and mapped (the caller checks `nents()` first).
+    let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+    for _ in 0..nents {
+        // SAFETY: `sg` is one of the `nents` mapped entries of `sgt`.
+        let (addr, len) = unsafe { (bindings::sg_dma_address(sg), bindings::sg_dma_len(sg)) };
+        if len == 0 {
+            break;
+        }
+        segs.push((addr, len), GFP_KERNEL)?;
+        // SAFETY: As above.
+        sg = unsafe { bindings::sg_next(sg) };
+    }
+    Ok(segs)
+}
+
+/// Checks that the DMA view of `t` is what C sees, and returns its number of bytes.
+fn dma_matches_c(t: &SgTable<'_>) -> Result<usize> {
+    let c = c_dma_walk(t)?;
+    let ours = collect(t.dma_iter()?.map(|s| (s.dma_address(), s.dma_len())))?;
+    assert_eq!(&ours[..], &c[..]);
+    assert!(!c.is_empty());
+    Ok(c.iter().map(|(_, len)| *len as usize).sum())
 }
 
 /// `Iterator::collect()` into a [`KVec`].
@@ -218,6 +320,95 @@ fn spaced_pages(n: usize, flags: Flags) -> Result<KVec<Page>> {
     Ok(pages)
 }
 
+/// Pages `start..start + n` of a block of physically contiguous pages, aligned to its size (one
+/// higher-order allocation).
+///
+/// # Invariants
+///
+/// `block` is the first of `1 << order` pages we own, split (`split_page()`) into order-0 pages;
+/// `start + n` is at most `1 << order`.
+struct ContiguousPages {
+    block: NonNull<bindings::page>,
+    order: u32,
+    start: usize,
+    n: usize,
+}
+
+// SAFETY: Pages are plain memory any task may free.
+unsafe impl Send for ContiguousPages {}
+
+// SAFETY: Through `&ContiguousPages` nothing is written.
+unsafe impl Sync for ContiguousPages {}
+
+impl ContiguousPages {
+    /// Pages `start..start + n` of a new block of `1 << order` pages.
+    fn new(order: u32, start: usize, n: usize) -> Result<Self> {
+        if start + n > 1 << order {
+            return Err(EINVAL);
+        }
+        // SAFETY: Always safe to call.
+        let block = NonNull::new(unsafe { bindings::alloc_pages(GFP_KERNEL.as_raw(), order) })
+            .ok_or(ENOMEM)?;
+        // SAFETY: `alloc_pages()` without `__GFP_COMP` gave a block of `1 << order` pages.
+        unsafe { bindings::split_page(block.as_ptr(), order) };
+        // INVARIANT: The block is split, and the range is inside it (checked above).
+        Ok(Self {
+            block,
+            order,
+            start,
+            n,
+        })
+    }
+}
+
+impl crate::sg::source::private::Sealed for ContiguousPages {
+    fn size(&self) -> Option<usize> {
+        self.n.checked_mul(PAGE_SIZE)
+    }
+
+    fn pages(&mut self) -> impl Iterator<Item = NonNull<bindings::page>> + '_ {
+        // SAFETY: The `struct page`s of a block are consecutive (no block crosses a memory
+        // section), and the range is inside the block.
+        (self.start..self.start + self.n).map(|i| unsafe { self.block.add(i) })
+    }
+}
+
+impl Pages for ContiguousPages {}
+
+impl Drop for ContiguousPages {
+    fn drop(&mut self) {
+        for i in 0..1usize << self.order {
+            // SAFETY: Each page of the split block is an order-0 page of ours.
+            unsafe { bindings::__free_pages(self.block.as_ptr().add(i), 0) };
+        }
+    }
+}
+
+/// Whether each entry of `t` keeps to `max` bytes and does not cross a multiple of
+/// `boundary + 1`, in physical addresses; and the entries add up to `t.size()`.
+fn entries_keep_to(t: &SgTable<'_>, max: usize, boundary: u64) -> Result<bool> {
+    let mut total = 0;
+    for seg in t.cpu_iter()? {
+        // SAFETY: The page of an entry of a table we own is valid.
+        let phys = unsafe { bindings::page_to_phys(seg.page()) } + seg.offset() as u64;
+        let last = phys + seg.len() as u64 - 1;
+        if seg.len() > max || (phys & !boundary) != (last & !boundary) {
+            return Ok(false);
+        }
+        total += seg.len();
+    }
+    Ok(total == t.size())
+}
+
+/// Runs `f`, which makes the kernel complain on purpose, between markers in the log; the
+/// harness accepts complaints only between them.
+fn complaining<T>(f: impl FnOnce() -> T) -> T {
+    pr_info!("sg-test: expected warning begin\n");
+    let r = f();
+    pr_info!("sg-test: expected warning end\n");
+    r
+}
+
 /// Marks the running test skipped (there is no Rust API for `kunit_skip()` yet).
 fn skip(reason: &str) {
     pr_info!("skipped: {}\n", reason);
@@ -227,8 +418,29 @@ fn skip(reason: &str) {
 }
 
 /// The edu PCI device if it is bound to a driver (the rust_sg sample), with its reference.
+#[cfg(CONFIG_PCI)]
 struct Edu(NonNull<bindings::pci_dev>);
 
+/// Without PCI there is no edu device.
+#[cfg(not(CONFIG_PCI))]
+enum Edu {}
+
+#[cfg(not(CONFIG_PCI))]
+impl Edu {
+    fn get() -> Option<Self> {
+        None
+    }
+
+    fn bound(&self) -> &Device<Bound> {
+        match *self {}
+    }
+
+    fn behind_iommu(&self) -> bool {
+        match *self {}
+    }
+}
+
+#[cfg(CONFIG_PCI)]
 impl Edu {
     fn get() -> Option<Self> {
         // SAFETY: Takes a reference on the device found, if any; `Drop` puts it.
@@ -262,663 +474,11 @@ impl Edu {
     }
 }
 
+#[cfg(CONFIG_PCI)]
 impl Drop for Edu {
     fn drop(&mut self) {
         // SAFETY: Puts the reference `pci_get_device()` took.
         unsafe { bindings::pci_dev_put(self.0.as_ptr()) };
-    }
-}
-
-#[macros::kunit_tests(rust_kernel_sg)]
-mod kunit {
-    use super::*;
-
-    #[test]
-    fn owned_every_state() -> Result {
-        use DataDirection::{
-            FromDevice,
-            ToDevice, //
-        };
-        let dev = TestDevice::new(c"rust-sg-owned")?;
-        let dev2 = TestDevice::new(c"rust-sg-owned-2")?;
-        let size = 8 * PAGE_SIZE;
-        let mut t = SgTable::new(buffer(8, 1)?, GFP_KERNEL)?;
-
-        // Unmapped: no DMA view, nothing to unmap or sync.
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert_eq!(state(&t), "unmapped");
-        assert_eq!(t.direction(), None);
-
-        // CPU access to our own memory; out of range changes nothing.
-        let mut byte = [0u8; 1];
-        assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
-        assert_eq!(byte[0], ((PAGE_SIZE + 3) as u8) ^ 1);
-        assert_eq!(t.write_at(PAGE_SIZE + 3, &[0xee]), Ok(()));
-        assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
-        assert_eq!(byte[0], 0xee);
-        assert_eq!(t.write_at(size - 1, &[1, 2]), Err(ERANGE));
-        assert_eq!(t.read_at(size, &mut byte), Err(ERANGE));
-        assert_eq!(t.read_at(usize::MAX, &mut byte), Err(ERANGE));
-        assert_eq!(t.read_at(size - 1, &mut byte), Ok(()));
-        assert_eq!(byte[0], ((size - 1) as u8) ^ 1);
-
-        // Unmapped -> Managed.
-        assert_eq!(t.map(dev.bound(), ToDevice), Ok(()));
-        assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
-        assert_eq!(t.direction(), Some(ToDevice));
-        assert!(t.is_mapped());
-        assert_eq!(dma_bytes(&t), Ok(size));
-
-        // Managed: a second map is refused and changes nothing.
-        assert_eq!(t.map(dev.bound(), FromDevice), Err(EINVAL));
-        assert_eq!(t.map(dev2.bound(), ToDevice), Err(EINVAL));
-        assert_eq!(t.direction(), Some(ToDevice));
-        assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
-
-        // Managed -> Unmapped, and the second unmap is refused.
-        assert_eq!(t.unmap(), Ok(()));
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert!(!t.is_mapped());
-
-        // Remapping for another device and direction works.
-        assert_eq!(t.map(dev2.bound(), FromDevice), Ok(()));
-        assert_eq!(t.direction(), Some(FromDevice));
-        if let State::Managed(m) = t.state() {
-            assert_eq!(m.device().as_raw(), dev2.bound().as_raw());
-        }
-        assert_eq!(dma_bytes(&t), Ok(size));
-
-        // Dropping a managed table unmaps it; DMA-API debug reports a leaked mapping at unbind.
-        drop(t);
-        Ok(())
-    }
-
-    #[test]
-    fn borrowed_every_state() -> Result {
-        let dev = TestDevice::new(c"rust-sg-borrowed")?;
-        let size = 4 * PAGE_SIZE;
-        let mut owner = SgTable::new(buffer(4, 2)?, GFP_KERNEL)?;
-
-        // SAFETY: `owner` outlives `t`, and nobody maps or changes it while `t` lives.
-        let mut t = unsafe { SgTable::from_raw(owner.as_raw()) };
-        assert_eq!(t.as_raw(), owner.as_raw());
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        // Not ours to write, so not ours to map.
-        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
-        assert_eq!(t.write_at(0, &[0]), Err(EINVAL));
-        let mut byte = [0u8; 1];
-        assert_eq!(t.read_at(5, &mut byte), Ok(()));
-        assert_eq!(byte[0], 5 ^ 2);
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        // Dropping it frees nothing: the owner still works.
-        drop(t);
-        assert_eq!(
-            ops(&owner),
-            expect(Err(EINVAL), Err(EINVAL), size, "unmapped")
-        );
-
-        // The owner maps its table (like DRM GEM shmem) and lends it out mapped.
-        owner.map(dev.bound(), DataDirection::Bidirectional)?;
-        // SAFETY: `owner` outlives `t` and keeps the table mapped and unchanged meanwhile.
-        let mut t = unsafe { SgTable::from_raw_mapped(owner.as_raw()) };
-        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
-        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert_eq!(t.direction(), None);
-        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
-        let mut ours = t.dma_iter()?;
-        for seg in owner.dma_iter()? {
-            assert_eq!(ours.next(), Some(seg));
-        }
-        assert_eq!(ours.next(), None);
-        // Dropping the borrowed view does not unmap the owner's mapping.
-        drop(t);
-        assert_eq!(ops(&owner), expect(Ok(()), Ok(()), size, "managed"));
-        Ok(())
-    }
-
-    #[test]
-    fn kept_owner_every_state() -> Result {
-        let dev = TestDevice::new(c"rust-sg-kept")?;
-        let size = 3 * PAGE_SIZE;
-
-        let owner = Arc::new(SgTable::new(buffer(3, 3)?, GFP_KERNEL)?, GFP_KERNEL)?;
-        let raw = owner.as_raw();
-        // SAFETY: The `Arc` keeps the table alive, and nobody maps or changes it.
-        let mut t = unsafe { SgTable::from_owner(owner.clone(), raw, GFP_KERNEL) }?;
-        // The kept owner, not `owner`, now keeps the table alive.
-        drop(owner);
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        drop(t);
-
-        let mut mapped = SgTable::new(buffer(3, 4)?, GFP_KERNEL)?;
-        mapped.map(dev.bound(), DataDirection::FromDevice)?;
-        let owner = Arc::new(mapped, GFP_KERNEL)?;
-        let raw = owner.as_raw();
-        // SAFETY: The `Arc` keeps the table alive and mapped (the device stays bound), and
-        // nobody changes it.
-        let mut t = unsafe { SgTable::from_owner_mapped(owner, raw, GFP_KERNEL) }?;
-        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
-        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
-        assert_eq!(dma_bytes(&t), Ok(size));
-        // Dropping `t` drops the last `Arc`, which unmaps and frees the owner's table.
-        drop(t);
-
-        // SAFETY: A NULL table is refused before anything is kept.
-        let null = unsafe { SgTable::from_owner((), core::ptr::null_mut(), GFP_KERNEL) };
-        assert_eq!(null.err(), Some(EINVAL));
-        Ok(())
-    }
-
-    #[test]
-    fn empty_buffers_are_refused() {
-        assert_eq!(
-            SgTable::new(VVec::<u8>::new(), GFP_KERNEL).err(),
-            Some(EINVAL)
-        );
-        assert_eq!(
-            SgTable::new(KVec::<Page>::new(), GFP_KERNEL).err(),
-            Some(EINVAL)
-        );
-    }
-
-    #[test]
-    fn mapped_entries_match_a_c_walk() -> Result {
-        let dev = TestDevice::new(c"rust-sg-walk")?;
-        let pages = 16;
-        let size = pages * PAGE_SIZE;
-        let mut buf = buffer(pages, 5)?;
-        let mut buf_pages = KVec::new();
-        for page in buf.page_iter() {
-            buf_pages.push(page.as_ptr(), GFP_KERNEL)?;
-        }
-        let t = SgTable::new_mapped(dev.bound(), buf, DataDirection::ToDevice, GFP_KERNEL)?;
-        let sgt = t.as_raw();
-
-        // The DMA view against `for_each_sgtable_dma_sg()` written out with the C helpers.
-        // SAFETY: `sgt` is valid and mapped while `t` lives.
-        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
-        assert!(nents > 0);
-        assert_eq!(t.nents(), Ok(nents as usize));
-        let mut ours = t.dma_iter()?;
-        let mut total = 0usize;
-        for _ in 0..nents {
-            // SAFETY: `sg` is one of the `nents` mapped entries of `sgt`.
-            let (addr, len) = unsafe { (bindings::sg_dma_address(sg), bindings::sg_dma_len(sg)) };
-            let seg = ours.next().ok_or(ENOENT)?;
-            assert_eq!(seg.dma_address(), addr);
-            assert_eq!(seg.dma_len(), len);
-            total += len as usize;
-            // SAFETY: As above.
-            sg = unsafe { bindings::sg_next(sg) };
-        }
-        assert!(ours.next().is_none());
-        assert_eq!(total, size);
-
-        // The CPU view against `for_each_sgtable_sg()`, and page by page against the buffer.
-        // SAFETY: `dev` is bound.
-        let max = unsafe { bindings::dma_get_max_seg_size(dev.bound().as_raw()) } as usize;
-        // SAFETY: `sgt` is valid while `t` lives.
-        let (mut sg, orig_nents) = unsafe { ((*sgt).sgl, (*sgt).orig_nents) };
-        assert_eq!(t.orig_nents(), orig_nents as usize);
-        let mut i = 0;
-        let mut cpu = t.cpu_iter();
-        for _ in 0..orig_nents {
-            let seg = cpu.next().ok_or(ENOENT)?;
-            // SAFETY: `sg` is one of the `orig_nents` entries of `sgt`.
-            let (page, offset, len) =
-                unsafe { (bindings::sg_page(sg), (*sg).offset, (*sg).length) };
-            assert_eq!(seg.page().as_ptr(), page);
-            assert_eq!(seg.offset(), offset as usize);
-            assert_eq!(seg.len(), len as usize);
-            assert!(seg.len() <= max);
-            for k in 0..seg.len() / PAGE_SIZE {
-                assert_eq!(Some(&seg.page().as_ptr().wrapping_add(k)), buf_pages.get(i));
-                i += 1;
-            }
-            // SAFETY: As above.
-            sg = unsafe { bindings::sg_next(sg) };
-        }
-        assert!(cpu.next().is_none());
-        assert_eq!(i, pages);
-        Ok(())
-    }
-
-    #[test]
-    fn chained_table() -> Result {
-        // More entries than one page of `struct scatterlist` holds: every other page, so no two
-        // are physically contiguous and none merge.
-        const PAGES: usize = 512;
-        let per_page = PAGE_SIZE / core::mem::size_of::<bindings::scatterlist>();
-        let dev = TestDevice::new(c"rust-sg-chain")?;
-        let mut t = SgTable::new(spaced_pages(PAGES, GFP_KERNEL)?, GFP_KERNEL)?;
-        assert!(t.orig_nents() > per_page);
-        assert_eq!(t.cpu_iter().count(), t.orig_nents());
-        assert_eq!(
-            ops(&t),
-            expect(Err(EINVAL), Err(EINVAL), PAGES * PAGE_SIZE, "unmapped")
-        );
-
-        t.map(dev.bound(), DataDirection::Bidirectional)?;
-        assert_eq!(
-            ops(&t),
-            expect(Ok(()), Ok(()), PAGES * PAGE_SIZE, "managed")
-        );
-        assert_eq!(t.dma_iter()?.count(), t.nents()?);
-        assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
-        Ok(())
-    }
-
-    #[test]
-    fn one_vec_of_mixed_tables() -> Result {
-        use DataDirection::{
-            Bidirectional,
-            FromDevice,
-            ToDevice, //
-        };
-        let dev = TestDevice::new(c"rust-sg-mixed")?;
-        let p = PAGE_SIZE;
-        let mut tables: KVec<SgTable<'static>> = KVec::new();
-
-        tables.push(SgTable::new(buffer(2, 6)?, GFP_KERNEL)?, GFP_KERNEL)?;
-        tables.push(
-            SgTable::new_mapped(dev.bound(), buffer(3, 7)?, ToDevice, GFP_KERNEL)?,
-            GFP_KERNEL,
-        )?;
-        let owner = Arc::new(
-            SgTable::new_mapped(dev.bound(), buffer(5, 8)?, FromDevice, GFP_KERNEL)?,
-            GFP_KERNEL,
-        )?;
-        // SAFETY: The kept `Arc` keeps the table alive and mapped (the device stays bound).
-        let kept =
-            unsafe { SgTable::from_owner_mapped(owner.clone(), owner.as_raw(), GFP_KERNEL) }?;
-        tables.push(kept, GFP_KERNEL)?;
-        let owner2 = Arc::new(SgTable::new(buffer(7, 9)?, GFP_KERNEL)?, GFP_KERNEL)?;
-        // SAFETY: The kept `Arc` keeps the table alive, and nobody maps it.
-        let kept = unsafe { SgTable::from_owner(owner2.clone(), owner2.as_raw(), GFP_KERNEL) }?;
-        tables.push(kept, GFP_KERNEL)?;
-
-        let states = collect(tables.iter().map(state))?;
-        assert_eq!(
-            &states[..],
-            &["unmapped", "managed", "borrowed", "unmapped"][..]
-        );
-        let cpu = collect(
-            tables
-                .iter()
-                .map(|t| t.cpu_iter().map(|s| s.len()).sum::<usize>()),
-        )?;
-        assert_eq!(&cpu[..], &[2 * p, 3 * p, 5 * p, 7 * p][..]);
-        let dma = collect(tables.iter().map(dma_bytes))?;
-        assert_eq!(
-            &dma[..],
-            &[Err(EINVAL), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]
-        );
-
-        // Map whatever can be mapped, through the same code path.
-        let mapped = collect(tables.iter_mut().map(|t| t.map(dev.bound(), Bidirectional)))?;
-        assert_eq!(
-            &mapped[..],
-            &[Ok(()), Err(EINVAL), Err(EINVAL), Err(EINVAL)][..]
-        );
-        let states = collect(tables.iter().map(state))?;
-        assert_eq!(
-            &states[..],
-            &["managed", "managed", "borrowed", "unmapped"][..]
-        );
-        let dma = collect(tables.iter().map(dma_bytes))?;
-        assert_eq!(
-            &dma[..],
-            &[Ok(2 * p), Ok(3 * p), Ok(5 * p), Err(EINVAL)][..]
-        );
-
-        // Tables move freely, e.g. out of the vector.
-        let last = tables.pop().ok_or(ENOENT)?;
-        assert_eq!(last.as_raw(), owner2.as_raw());
-        drop(tables);
-        drop(last);
-        Ok(())
-    }
-
-    #[test]
-    fn unbind_while_mapped() -> Result {
-        use DataDirection::{
-            Bidirectional,
-            FromDevice,
-            ToDevice, //
-        };
-        let size = 4 * PAGE_SIZE;
-        let dev = TestDevice::new(c"rust-sg-unbind")?;
-        let mut a = SgTable::new_mapped(dev.bound(), buffer(4, 10)?, Bidirectional, GFP_KERNEL)?;
-        let b = SgTable::new_mapped(dev.bound(), buffer(4, 11)?, ToDevice, GFP_KERNEL)?;
-        assert_eq!(ops(&a), expect(Ok(()), Ok(()), size, "managed"));
-
-        // Unbinding releases both mappings; the tables live on.
-        dev.unregister();
-        assert_eq!(ops(&a), expect(Err(ENODEV), Err(ENODEV), size, "revoked"));
-        assert_eq!(ops(&b), expect(Err(ENODEV), Err(ENODEV), size, "revoked"));
-        assert!(!a.is_mapped());
-        assert_eq!(a.direction(), Some(Bidirectional));
-
-        // Still `Managed` (if revoked): a new map is refused and changes nothing.
-        let dev2 = TestDevice::new(c"rust-sg-unbind-2")?;
-        assert_eq!(a.map(dev2.bound(), FromDevice), Err(EINVAL));
-        assert_eq!(state(&a), "revoked");
-
-        // Unmapping does not unmap a second time (DMA-API debug would report it), and the table
-        // can be mapped again for another device.
-        assert_eq!(a.unmap(), Ok(()));
-        assert_eq!(ops(&a), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        assert_eq!(a.map(dev2.bound(), FromDevice), Ok(()));
-        assert_eq!(ops(&a), expect(Ok(()), Ok(()), size, "managed"));
-        assert_eq!(dma_bytes(&a), Ok(size));
-
-        // Nor does dropping a revoked table.
-        drop(b);
-        Ok(())
-    }
-}
-
-/// The tests whose outcome depends on the DMA set-up of the boot: dma-direct, swiotlb bounce
-/// buffers, an IOMMU. Each adapts its expectations to the set-up it finds, and says which.
-#[macros::kunit_tests(rust_kernel_sg_dma)]
-mod dma {
-    use super::*;
-
-    #[test]
-    fn syncs_move_data_between_cpu_and_device() -> Result {
-        let dev = TestDevice::new(c"rust-sg-sync")?;
-        let bounce = swiotlb_active(dev.bound());
-        let mut t = SgTable::new(buffer(2, 0)?, GFP_KERNEL)?;
-        let mut byte = [0u8; 1];
-
-        // What the CPU wrote before mapping reaches the device at map time.
-        t.write_at(0, &[0x11; 64])?;
-        t.map(dev.bound(), DataDirection::Bidirectional)?;
-        let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
-        // Act as the device: without an IOMMU the DMA address is the physical address.
-        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
-        let device =
-            unsafe { bindings::memremap(seg.dma_address(), 64, bindings::MEMREMAP_WB as c_ulong) };
-        let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
-        // SAFETY: `device` maps the 64 first bytes of the segment, which stays mapped until
-        // `unmap()` below; the device side is only touched through it.
-        let dev_read = |i: usize| unsafe { device.add(i).read_volatile() };
-        // SAFETY: As above.
-        let dev_write = |i: usize, v: u8| unsafe { device.add(i).write_volatile(v) };
-        assert_eq!(dev_read(0), 0x11);
-
-        // What the device writes reaches the CPU at `sync_for_cpu()`, not before (if bounced).
-        dev_write(0, 0x22);
-        t.read_at(0, &mut byte)?;
-        assert_eq!(byte[0], if bounce { 0x11 } else { 0x22 });
-        t.sync_for_cpu()?;
-        t.read_at(0, &mut byte)?;
-        assert_eq!(byte[0], 0x22);
-
-        // What the CPU writes reaches the device at `sync_for_device()`, not before.
-        t.write_at(1, &[0x33])?;
-        assert_eq!(dev_read(1), if bounce { 0x11 } else { 0x33 });
-        t.sync_for_device()?;
-        assert_eq!(dev_read(1), 0x33);
-
-        // What the device writes last reaches the CPU at unmap.
-        dev_write(2, 0x44);
-        // SAFETY: `device` came from `memremap()` above and is not used after this.
-        unsafe { bindings::memunmap(device.cast()) };
-        t.unmap()?;
-        t.read_at(2, &mut byte)?;
-        assert_eq!(byte[0], 0x44);
-        pr_info!(
-            "rust_kernel_sg_dma: syncs moved data through {}\n",
-            if bounce {
-                "bounce buffers"
-            } else {
-                "shared memory"
-            }
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn iommu_merges_segments() -> Result {
-        let Some(edu) = Edu::get() else {
-            skip("no bound edu device");
-            return Ok(());
-        };
-        if !edu.behind_iommu() {
-            skip("the edu device is not behind an IOMMU");
-            return Ok(());
-        }
-        const PAGES: usize = 16;
-        let mut t =
-            SgTable::new_for_device(edu.bound(), spaced_pages(PAGES, GFP_KERNEL)?, GFP_KERNEL)?;
-        assert_eq!(t.orig_nents(), PAGES);
-        t.map(edu.bound(), DataDirection::Bidirectional)?;
-        let nents = t.nents()?;
-        // The IOMMU put the scattered pages at consecutive IOVAs: fewer DMA segments.
-        assert!(nents < PAGES);
-        assert_eq!(t.dma_iter()?.count(), nents);
-        assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
-        // Syncs and unmap go over `orig_nents` (DMA-API debug checks it).
-        assert_eq!(t.sync_for_cpu(), Ok(()));
-        assert_eq!(t.sync_for_device(), Ok(()));
-        assert_eq!(t.unmap(), Ok(()));
-        pr_info!(
-            "rust_kernel_sg_dma: IOMMU merged {} CPU entries into {} DMA segments\n",
-            PAGES,
-            nents
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn big_chained_table() -> Result {
-        const SIZE: usize = 256 << 20;
-        let mut info = core::mem::MaybeUninit::<bindings::sysinfo>::zeroed();
-        // SAFETY: `info` is valid for writing.
-        unsafe { bindings::si_meminfo(info.as_mut_ptr()) };
-        // SAFETY: `si_meminfo()` filled it in.
-        let info = unsafe { info.assume_init() };
-        if info.totalram.saturating_mul(info.mem_unit as usize) < 3 * SIZE {
-            skip("needs 768 MiB of RAM");
-            return Ok(());
-        }
-        let dev = TestDevice::new(c"rust-sg-big")?;
-        let buf = VVec::<u8>::with_capacity(SIZE, GFP_KERNEL)?;
-        let mut t = SgTable::new_for_device(dev.bound(), buf, GFP_KERNEL)?;
-        assert!(t.orig_nents() <= SIZE / PAGE_SIZE);
-        assert_eq!(t.cpu_iter().count(), t.orig_nents());
-        assert_eq!(t.size(), SIZE);
-        t.map(dev.bound(), DataDirection::ToDevice)?;
-        assert_eq!(t.dma_iter()?.count(), t.nents()?);
-        assert_eq!(dma_bytes(&t), Ok(SIZE));
-        t.unmap()?;
-        pr_info!(
-            "rust_kernel_sg_dma: 256 MiB table: {} CPU entries\n",
-            t.orig_nents()
-        );
-        Ok(())
-    }
-
-    /// What the workers of a stress test share.
-    struct Shared {
-        done: Atomic<u32>,
-        errors: Atomic<u32>,
-        sum: Atomic<u64>,
-    }
-
-    /// Runs `work` on `n` workers of the unbound workqueue (kthreads) and waits for them.
-    fn on_workers(
-        n: u32,
-        work: impl Fn(&Shared) -> Result + Clone + Send + 'static,
-    ) -> Result<Arc<Shared>> {
-        let shared = Arc::new(
-            Shared {
-                done: Atomic::new(0),
-                errors: Atomic::new(0),
-                sum: Atomic::new(0),
-            },
-            GFP_KERNEL,
-        )?;
-        for _ in 0..n {
-            let (shared, work) = (shared.clone(), work.clone());
-            workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-                if work(&shared).is_err() {
-                    shared.errors.add(1, Relaxed);
-                }
-                shared.done.add(1, Relaxed);
-            })?;
-        }
-        // The workers borrow nothing of ours but may use the test's device: wait for all.
-        while shared.done.load(Relaxed) < n {
-            fsleep(Delta::from_millis(5));
-        }
-        Ok(shared)
-    }
-
-    #[test]
-    fn workers_build_map_and_drop_their_own_tables() -> Result {
-        let dev = TestDevice::new(c"rust-sg-stress")?;
-        let device: ARef<Device> = dev.bound().into();
-        let shared = on_workers(4, move |shared| {
-            // SAFETY: The test keeps the device registered, so bound, until every worker is done.
-            let dev = unsafe { device.as_bound() };
-            for i in 0..50 {
-                let mut t = SgTable::new(buffer(1 + i % 4, i as u8)?, GFP_KERNEL)?;
-                t.map(dev, DataDirection::Bidirectional)?;
-                let bytes: usize = t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum();
-                t.sync_for_cpu()?;
-                t.sync_for_device()?;
-                if bytes != t.size() {
-                    return Err(EDOM);
-                }
-                shared.sum.add(bytes as u64, Relaxed);
-                if i % 2 == 0 {
-                    t.unmap()?;
-                }
-            }
-            Ok(())
-        })?;
-        assert_eq!(shared.errors.load(Relaxed), 0);
-        // Each worker maps 12 times 1 + 2 + 3 + 4 pages, then 1 + 2 more.
-        assert_eq!(shared.sum.load(Relaxed), 4 * 123 * PAGE_SIZE as u64);
-        Ok(())
-    }
-
-    #[test]
-    fn one_table_iterated_by_many() -> Result {
-        let dev = TestDevice::new(c"rust-sg-shared")?;
-        let pages = 64;
-        let table = Arc::new(
-            SgTable::new_mapped(
-                dev.bound(),
-                spaced_pages(pages, GFP_KERNEL)?,
-                DataDirection::ToDevice,
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        let t = table.clone();
-        let shared = on_workers(4, move |shared| {
-            for _ in 0..200 {
-                let bytes: usize = t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum();
-                let cpu: usize = t.cpu_iter().map(|seg| seg.len()).sum();
-                shared.sum.add((bytes + cpu) as u64, Relaxed);
-            }
-            Ok(())
-        })?;
-        assert_eq!(shared.errors.load(Relaxed), 0);
-        assert_eq!(
-            shared.sum.load(Relaxed),
-            4 * 200 * 2 * (pages * PAGE_SIZE) as u64
-        );
-        assert!(table.is_mapped());
-        Ok(())
-    }
-
-    #[test]
-    fn unreachable_memory_fails_cleanly() -> Result {
-        let dev = TestDevice::new(c"rust-sg-mask")?;
-        if swiotlb_active(dev.bound()) {
-            skip("bounce buffers would reach the memory");
-            return Ok(());
-        }
-        // 16 MiB of reach (ZONE_DMA): the pages below are allocated above it.
-        // SAFETY: `dev` is a valid device, and nothing of it is mapped yet.
-        to_result(unsafe {
-            bindings::dma_set_mask_and_coherent(dev.bound().as_raw(), (1 << 24) - 1)
-        })?;
-        let mut pages = KVec::new();
-        for _ in 0..4 {
-            let page = Page::alloc_page(GFP_KERNEL)?;
-            pages.push(page, GFP_KERNEL)?;
-        }
-        let mut t = SgTable::new(pages, GFP_KERNEL)?;
-        // dma-direct WARNs once about the overflow: results.py ignores complaints between
-        // these two lines, and only there.
-        pr_info!("sg-test: expected warning begin\n");
-        let mapped = t.map(dev.bound(), DataDirection::ToDevice);
-        pr_info!("sg-test: expected warning end\n");
-        assert!(mapped.is_err());
-        assert_eq!(state(&t), "unmapped");
-        assert_eq!(t.dma_iter().err(), Some(EINVAL));
-        pr_info!(
-            "rust_kernel_sg_dma: mapping beyond the DMA mask failed with {:?}\n",
-            mapped
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn bounce_buffers_run_out() -> Result {
-        const MAX_POOL: usize = 16 << 20;
-        let dev = TestDevice::new(c"rust-sg-bounce")?;
-        if !swiotlb_active(dev.bound()) || cfg!(CONFIG_SWIOTLB_DYNAMIC) {
-            skip("no bounce buffers, or a pool that grows");
-            return Ok(());
-        }
-        let pool = swiotlb_pool_size();
-        if pool > MAX_POOL {
-            skip("the bounce pool is bigger than 16 MiB (make test boots with swiotlb=4096,force)");
-            return Ok(());
-        }
-        // More than the whole pool: mapping bounces entries until the pool runs out.
-        let too_big = pool + (1 << 20);
-        let mut big =
-            SgTable::new_for_device(dev.bound(), buffer(too_big / PAGE_SIZE, 3)?, GFP_KERNEL)?;
-        let mapped = big.map(dev.bound(), DataDirection::ToDevice);
-        assert_eq!(mapped, Err(EIO));
-        assert_eq!(
-            ops(&big),
-            expect(Err(EINVAL), Err(EINVAL), too_big, "unmapped")
-        );
-        // What was bounced before it ran out has been given back (DMA-API debug cannot tell: it
-        // only sees mappings that succeeded): all but 1 MiB of the pool maps.
-        let fits = pool - (1 << 20);
-        let mut most =
-            SgTable::new_for_device(dev.bound(), buffer(fits / PAGE_SIZE, 4)?, GFP_KERNEL)?;
-        assert_eq!(most.map(dev.bound(), DataDirection::ToDevice), Ok(()));
-        assert_eq!(dma_bytes(&most), Ok(fits));
-        assert_eq!(most.unmap(), Ok(()));
-        // Trying again fails the same way, and changes nothing either.
-        assert_eq!(big.map(dev.bound(), DataDirection::ToDevice), Err(EIO));
-        assert_eq!(state(&big), "unmapped");
-        pr_info!(
-            "rust_kernel_sg_dma: a {} KiB table ran out of a {} KiB bounce pool: {:?}\n",
-            too_big >> 10,
-            pool >> 10,
-            mapped
-        );
-        Ok(())
     }
 }
 
@@ -984,193 +544,60 @@ impl FailEach {
     }
 }
 
-/// Fault injection: every allocation of owned construction and of mapping fails in turn, and
-/// each time the call returns `ENOMEM`, the table is as it was, and nothing leaks (DMA-API debug
-/// checks the mappings when the devices are unbound, kmemleak scans at the end of the boot).
-///
-/// By default failslab and fail_page_alloc leave alone allocations that may sleep, and single
-/// pages; lowering that takes debugfs, which nobody can write while the tests run during boot.
-/// Then the tests build with `GFP_NOWAIT` and miss the page and the `Devres` of a mapping (they
-/// must not skip: KUnit never runs a skipped case again); `qemu/init` arms both and runs the
-/// suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
-/// fails.
-#[macros::kunit_tests(rust_kernel_sg_fault)]
-mod fault {
-    use super::*;
+/// What the workers of a stress test share.
+struct Shared {
+    done: Atomic<u32>,
+    errors: Atomic<u32>,
+    sum: Atomic<u64>,
+}
 
-    /// Runs `f` on a KUnit device, then on the edu device if it is bound and can reach all of
-    /// memory (its 28-bit mask needs the IOMMU or bounce buffers), with the allocation flags to
-    /// build with, and a name for the log.
-    ///
-    /// The tests map `ToDevice`: for mappings a device may write, DMA-API debug tracks
-    /// cachelines in a radix tree, and it disables itself when that allocation fails. The tests
-    /// are about our allocations, and need the checker.
-    fn with_devices(f: impl Fn(&Device<Bound>, Flags, &str) -> Result) -> Result {
-        let flags = injectable_flags();
-        let dev = TestDevice::new(c"rust-sg-fault")?;
-        f(dev.bound(), flags, "kunit device")?;
-        dev.unregister();
-        // Bounce buffers do in the swiotlb boot of `make test`: `swiotlb=force`, and all of
-        // its 256 MiB of RAM, the pool included, within the 28 bits.
-        let reaches_all = |e: &Edu| e.behind_iommu() || swiotlb_active(e.bound());
-        if let Some(pdev) = Edu::get().filter(reaches_all) {
-            f(pdev.bound(), flags, "edu")?;
-        }
-        Ok(())
-    }
-
-    /// The flags to build with: `GFP_KERNEL` when fault injection is armed, or else flags whose
-    /// allocations can fail without it.
-    fn injectable_flags() -> Flags {
-        if fault_injection_armed() {
-            GFP_KERNEL
-        } else {
-            GFP_NOWAIT | __GFP_NOWARN
-        }
-    }
-
-    /// What the log says of a run with `flags`.
-    fn armed(flags: Flags) -> &'static str {
-        if flags == GFP_KERNEL {
-            " (armed)"
-        } else {
-            ""
-        }
-    }
-
-    #[test]
-    fn every_step_of_new_mapped_may_fail() -> Result {
-        /// Fails each allocation of `SgTable::new_mapped()` in turn, over buffers `make` makes.
-        fn each_step<P: Pages>(
-            dev: &Device<Bound>,
-            make: impl Fn() -> Result<P>,
-            size: usize,
-            flags: Flags,
-        ) -> Result<FailEach> {
-            let mut each = FailEach::new();
-            loop {
-                let buf = make()?;
-                let (res, injected) =
-                    each.run(|| SgTable::new_mapped(dev, buf, DataDirection::ToDevice, flags));
-                match res {
-                    Ok(t) => {
-                        assert_eq!(state(&t), "managed");
-                        assert_eq!(dma_bytes(&t), Ok(size));
+/// Runs `work(i)` for `i` in `0..n` on workers of the unbound workqueue (kthreads), then `main`
+/// on the calling thread while they run, and waits for every worker that started, also when
+/// starting one failed (an error then).
+fn on_workers<W>(
+    n: u32,
+    mut work: impl FnMut(u32) -> Result<W>,
+    main: impl FnOnce(&Shared) -> Result,
+) -> Result<Arc<Shared>>
+where
+    W: FnOnce(&Shared) -> Result + Send + 'static,
+{
+    let shared = Arc::new(
+        Shared {
+            done: Atomic::new(0),
+            errors: Atomic::new(0),
+            sum: Atomic::new(0),
+        },
+        GFP_KERNEL,
+    )?;
+    let mut started = 0;
+    let mut res = Ok(());
+    for i in 0..n {
+        let spawned = work(i).and_then(|w| {
+            let shared = shared.clone();
+            workqueue::system_unbound()
+                .try_spawn(GFP_KERNEL, move || {
+                    if w(&shared).is_err() {
+                        shared.errors.add(1, Relaxed);
                     }
-                    Err(e) => {
-                        assert_eq!(e, ENOMEM);
-                        assert!(injected);
-                    }
-                }
-                if !injected {
-                    return Ok(each);
-                }
-            }
-        }
-
-        with_devices(|dev, flags, name| {
-            // More entries than fit in a page: a chained table, whose first chunk is a page.
-            let chained = each_step(
-                dev,
-                || spaced_pages(200, GFP_KERNEL),
-                200 * PAGE_SIZE,
-                flags,
-            )?;
-            let vmalloc = each_step(dev, || buffer(64, 7), 64 * PAGE_SIZE, flags)?;
-            // The page list, the entries (a page and a kmalloc chunk when chained), the box for
-            // table and pages, the `Devres` of the mapping; unarmed, neither page nor `Devres`.
-            let all = flags == GFP_KERNEL;
-            assert!(chained.failed >= if all { 5 } else { 3 });
-            assert!(vmalloc.failed >= if all { 4 } else { 3 });
-            pr_info!(
-                "rust_kernel_sg_fault: new_mapped() on {}{}: ENOMEM {} + {}, absorbed {} + {}\n",
-                name,
-                armed(flags),
-                chained.failed,
-                vmalloc.failed,
-                chained.absorbed,
-                vmalloc.absorbed
-            );
-            Ok(())
-        })
-    }
-
-    #[test]
-    fn a_failed_map_leaves_the_table_unmapped() -> Result {
-        with_devices(|dev, flags, name| {
-            // Through an IOMMU, 80 pages need an IOVA range too big for its caches: mapping
-            // allocates there too.
-            let mut t = SgTable::new_for_device(dev, spaced_pages(80, GFP_KERNEL)?, GFP_KERNEL)?;
-            let size = t.size();
-            let unmapped = || expect(Err(EINVAL), Err(EINVAL), size, "unmapped");
-            let mut each = FailEach::new();
-            loop {
-                let (res, injected) = each.run(|| t.map(dev, DataDirection::ToDevice));
-                match res {
-                    Ok(()) => {
-                        assert_eq!(dma_bytes(&t), Ok(size));
-                        assert_eq!(t.unmap(), Ok(()));
-                    }
-                    Err(e) => {
-                        assert_eq!(e, ENOMEM);
-                        assert!(injected);
-                    }
-                }
-                assert_eq!(ops(&t), unmapped());
-                if !injected {
-                    break;
-                }
-            }
-            // When armed, at least the `Devres` of the mapping.
-            if flags == GFP_KERNEL {
-                assert!(each.failed >= 1);
-            }
-            pr_info!(
-                "rust_kernel_sg_fault: map() on {}{}: ENOMEM {} times, absorbed {}\n",
-                name,
-                armed(flags),
-                each.failed,
-                each.absorbed
-            );
-            Ok(())
-        })
-    }
-
-    #[test]
-    fn a_failed_from_owner_drops_the_owner() -> Result {
-        let flags = injectable_flags();
-        let dev = TestDevice::new(c"rust-sg-fault-kept")?;
-        let mut each = FailEach::new();
-        loop {
-            let mut owner = SgTable::new(buffer(3, 5)?, GFP_KERNEL)?;
-            owner.map(dev.bound(), DataDirection::ToDevice)?;
-            // The owned table is boxed: its address stays as the owner moves.
-            let raw = owner.as_raw();
-            // SAFETY: `owner` keeps its table alive and mapped (the device stays bound until
-            // the end of the test), and nobody changes it.
-            let (res, injected) =
-                each.run(|| unsafe { SgTable::from_owner_mapped(owner, raw, flags) });
-            match res {
-                Ok(t) => assert_eq!(dma_bytes(&t), Ok(3 * PAGE_SIZE)),
-                Err(e) => {
-                    assert_eq!(e, ENOMEM);
-                    assert!(injected);
-                }
-            }
-            if !injected {
+                    shared.done.add(1, Relaxed);
+                })
+                .map_err(|_| ENOMEM)
+        });
+        match spawned {
+            Ok(()) => started += 1,
+            Err(e) => {
+                res = Err(e);
                 break;
             }
         }
-        // The box for the owner. (A failure that leaked the owner would leak its memory, which
-        // kmemleak reports, but not its mapping: its `Devres` unmaps it when the device goes.)
-        assert!(each.failed >= 1);
-        dev.unregister();
-        pr_info!(
-            "rust_kernel_sg_fault: from_owner_mapped(){}: ENOMEM {} times, absorbed {}\n",
-            armed(flags),
-            each.failed,
-            each.absorbed
-        );
-        Ok(())
     }
+    if res.is_ok() {
+        res = main(&shared);
+    }
+    // The workers may use the test's devices: wait for all that started.
+    while shared.done.load(Relaxed) < started {
+        fsleep(Delta::from_millis(5));
+    }
+    res.map(|()| shared)
 }

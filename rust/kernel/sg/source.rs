@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Where the `struct sg_table` of an [`SgTable`](super::SgTable) comes from, and who frees it.
+//!
+//! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+//!
+//! A table is either [`Source::Borrowed`], made by someone else (C code, another subsystem),
+//! who keeps it valid, or [`Source::Owned`], allocated by us over memory we own and keep: a
+//! [`Pages`] buffer.
+
+use super::limits::Limits;
+use crate::{
+    alloc::{
+        allocator::VmallocPageIter,
+        Flags, //
+    },
+    bindings,
+    device::Device,
+    error::to_result,
+    page::{
+        AsPageIter,
+        Page,
+        PAGE_SIZE, //
+    },
+    prelude::*,
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    types::Opaque,
+};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+
+/// A C `struct sg_table` we allocated; dropping it frees its entries (`sg_free_table()`).
+///
+/// # Invariants
+///
+/// The wrapped `struct sg_table` was initialised by `sg_alloc_table()`.
+#[repr(transparent)]
+struct RawTable(Opaque<bindings::sg_table>);
+
+impl RawTable {
+    /// Allocates a table of `nents` entries (`sg_alloc_table()`), chained if they don't fit in
+    /// one page, all zeroed but for the end mark on the last one.
+    fn alloc(nents: usize, flags: Flags) -> Result<Self> {
+        let sgt = Opaque::<bindings::sg_table>::zeroed();
+        // SAFETY: `sgt.get()` points to a zeroed `struct sg_table` we own.
+        to_result(unsafe {
+            bindings::sg_alloc_table(sgt.get(), u32::try_from(nents)?, flags.as_raw())
+        })?;
+        // INVARIANT: `sg_alloc_table()` succeeded. A `struct sg_table` holds no pointer into
+        // itself, so it may move.
+        Ok(Self(sgt))
+    }
+
+    #[inline]
+    fn as_raw(&self) -> NonNull<bindings::sg_table> {
+        // INVARIANT: `Opaque::get()` never returns NULL.
+        NonNull::from(&self.0).cast()
+    }
+}
+
+impl Drop for RawTable {
+    fn drop(&mut self) {
+        // SAFETY: The table was initialised by `sg_alloc_table()` (type invariants), and is ours.
+        unsafe { bindings::sg_free_table(self.0.get()) };
+    }
+}
+
+// SAFETY: A `struct sg_table` is plain memory that any task may free.
+unsafe impl Send for RawTable {}
+
+// SAFETY: Through `&RawTable` the table is only read. It is written by mapping (through an
+// `SgTable` borrowed mutably) and by unmapping, which device unbind may do from another task;
+// neither frees it, and readers of the DMA view check first that the mapping is live.
+unsafe impl Sync for RawTable {}
+
+/// Sealed for drivers: only `kernel::sg` (and its tests) may implement it.
+pub(super) mod private {
+    use crate::bindings;
+    use core::ptr::NonNull;
+
+    /// How a [`super::Pages`] buffer lists its memory. Not implementable outside this module.
+    pub trait Sealed {
+        /// The number of initialised bytes, from the start of the first page; `None` if that
+        /// does not fit in a `usize`.
+        fn size(&self) -> Option<usize>;
+
+        /// The pages of the buffer in order, at least those of the first [`Sealed::size`] bytes.
+        /// They stay valid as long as the buffer does, wherever it moves. Each is an order-0
+        /// page, or a page of a block split with `split_page()`, with a reference count.
+        fn pages(&mut self) -> impl Iterator<Item = NonNull<bindings::page>> + '_;
+
+        /// Writes back what the CPU wrote through another mapping than the kernel's linear
+        /// map (vmalloc's), so that the device and `sg_pcopy_*()` see it.
+        fn flush(&mut self) {}
+    }
+}
+
+/// Memory an owned [`SgTable`](super::SgTable) can be built over, and that it then keeps until
+/// it is dropped.
+///
+/// A device may read every byte of it and write any byte pattern into it, and so may
+/// [`SgTable::read_at`](super::SgTable::read_at) and
+/// [`SgTable::write_at`](super::SgTable::write_at). So it is implemented, and sealed, for
+///
+/// - a [`VVec<T>`] and a [`VBox<T>`] of a `T` that is [`FromBytes`] and [`AsBytes`] (plain
+///   integers and arrays of them, e.g. `VVec<u8>`): vmalloc memory, whose pages do not move
+///   when the buffer moves. The table covers the vector's length, not its capacity: resize a
+///   receive buffer to its size first.
+/// - a [`KVec`] of [`Page`]s the driver allocated, all of each. A page allocated without
+///   `__GFP_ZERO` holds what it held before; write it or zero it before a device reads it.
+pub trait Pages: private::Sealed + Send + Sync + 'static {}
+
+/// `flush_kernel_vmap_range()` on the `size` bytes at `ptr`, a vmalloc area: needed before I/O
+/// on architectures whose caches alias (Documentation/core-api/cachetlb.rst); nothing on others.
+fn flush_vmap(ptr: *mut u8, size: usize) {
+    // `flush_kernel_vmap_range()` takes an `int` size.
+    const CHUNK: usize = 1 << 30;
+    for start in (0..size).step_by(CHUNK) {
+        // CAST: A chunk is at most 1 GiB, which fits in `c_int`.
+        let len = (size - start).min(CHUNK) as c_int;
+        // SAFETY: `ptr + start` is inside the vmalloc area, valid for `len` bytes.
+        unsafe { bindings::flush_kernel_vmap_range(ptr.wrapping_add(start).cast(), len) };
+    }
+}
+
+/// The pages of a vmalloc buffer, from its start.
+fn vmalloc_pages(iter: VmallocPageIter<'_>) -> impl Iterator<Item = NonNull<bindings::page>> + '_ {
+    // `BorrowedPage::as_ptr()` of a vmalloc page is never NULL.
+    iter.filter_map(|page| NonNull::new(page.as_ptr()))
+}
+
+impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VVec<T> {
+    #[inline]
+    fn size(&self) -> Option<usize> {
+        self.len().checked_mul(core::mem::size_of::<T>())
+    }
+
+    fn pages(&mut self) -> impl Iterator<Item = NonNull<bindings::page>> + '_ {
+        vmalloc_pages(self.page_iter())
+    }
+
+    fn flush(&mut self) {
+        if let Some(size) = self.size() {
+            flush_vmap(self.as_mut_ptr().cast(), size);
+        }
+    }
+}
+
+impl<T: FromBytes + AsBytes + Send + Sync + 'static> Pages for VVec<T> {}
+
+impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VBox<T> {
+    #[inline]
+    fn size(&self) -> Option<usize> {
+        Some(core::mem::size_of::<T>())
+    }
+
+    fn pages(&mut self) -> impl Iterator<Item = NonNull<bindings::page>> + '_ {
+        vmalloc_pages(self.page_iter())
+    }
+
+    fn flush(&mut self) {
+        let ptr: *mut T = &mut **self;
+        flush_vmap(ptr.cast(), core::mem::size_of::<T>());
+    }
+}
+
+impl<T: FromBytes + AsBytes + Send + Sync + 'static> Pages for VBox<T> {}
+
+impl private::Sealed for KVec<Page> {
+    #[inline]
+    fn size(&self) -> Option<usize> {
+        self.len().checked_mul(PAGE_SIZE)
+    }
+
+    fn pages(&mut self) -> impl Iterator<Item = NonNull<bindings::page>> + '_ {
+        // `Page::as_ptr()` is never NULL.
+        self.iter().filter_map(|page| NonNull::new(page.as_ptr()))
+    }
+}
+
+impl Pages for KVec<Page> {}
+
+/// `page_to_phys()`.
+#[inline]
+pub(super) fn page_phys(page: NonNull<bindings::page>) -> u64 {
+    // SAFETY: `page` points to a valid `struct page`.
+    // CAST: `phys_addr_t` is at most 64 bits wide.
+    unsafe { bindings::page_to_phys(page.as_ptr()) as u64 }
+}
+
+/// One entry of a table being built: a run of physically contiguous pages.
+struct Run {
+    page: NonNull<bindings::page>,
+    phys: u64,
+    len: usize,
+}
+
+/// The table and the pages of an owned table, in one allocation.
+///
+/// # Invariants
+///
+/// `sgt` describes the first `size` bytes of `pages`, in entries that keep to `limits`; none
+/// has a NULL page.
+pub(super) struct Backing<P: ?Sized> {
+    // Note: Fields drop in declaration order: the table is freed before the pages are released.
+    sgt: RawTable,
+    limits: Limits,
+    /// Whether the table was handed to `dma_map_sgtable()` before, which may have left flags in
+    /// the entries' `dma_flags`.
+    mapped_before: bool,
+    _pages: P,
+}
+
+/// An owned `struct sg_table` and the pages it describes, at a stable heap address.
+pub(super) struct OwnedSgt(KBox<Backing<dyn Send + Sync>>);
+
+impl OwnedSgt {
+    /// Builds a table over the first [`private::Sealed::size`] bytes of `buf`, in entries that
+    /// keep to `limits`: physically contiguous pages are merged into one entry up to the
+    /// maximum segment, and split where they cross the boundary.
+    ///
+    /// Returns the table and its size in bytes.
+    pub(super) fn new<P: Pages>(mut buf: P, limits: Limits, flags: Flags) -> Result<(Self, usize)> {
+        let size = buf.size().ok_or(EOVERFLOW)?;
+        let max = limits.page_segment()?;
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        buf.flush();
+        let mut runs = KVVec::<Run>::with_capacity(size.div_ceil(PAGE_SIZE), flags)?;
+        let mut left = size;
+        for page in private::Sealed::pages(&mut buf) {
+            if left == 0 {
+                break;
+            }
+            let len = left.min(PAGE_SIZE);
+            left -= len;
+            let phys = page_phys(page);
+            match runs.last_mut() {
+                // Pages merge when their frames are contiguous (our pages come from vmalloc or
+                // the page allocator, never from device memory, `ZONE_DEVICE`) and so are their
+                // `struct page`s, which `sg_page(sg) + n` relies on (not so across memory
+                // sections without `SPARSEMEM_VMEMMAP`).
+                // CAST: A run is at most `max`, which fits in `u32`.
+                Some(run)
+                    if run.phys.checked_add(run.len as u64) == Some(phys)
+                        && run.page.as_ptr().wrapping_add(run.len / PAGE_SIZE) == page.as_ptr()
+                        && max - run.len >= PAGE_SIZE
+                        && !limits.starts_window(phys) =>
+                {
+                    run.len += len
+                }
+                _ => runs.push(Run { page, phys, len }, flags)?,
+            }
+        }
+        if left != 0 {
+            return Err(EINVAL);
+        }
+
+        let sgt = RawTable::alloc(runs.len(), flags)?;
+        // SAFETY: `sgt` was just allocated with `runs.len()` entries, which we may write.
+        let mut sg = unsafe { sgt.as_raw().as_ref() }.sgl;
+        for run in runs.iter() {
+            // SAFETY: `sg` is one of the `runs.len()` entries, in order; `run.page` is a page of
+            // `buf`, `run.len` bytes of which from offset 0 are ours.
+            unsafe {
+                // CAST: A run is at most `max`, which is at most `u32::MAX`.
+                bindings::sg_set_page(sg, run.page.as_ptr(), run.len as u32, 0);
+                sg = bindings::sg_next(sg);
+            }
+        }
+        // INVARIANT: `sgt` describes the first `size` bytes of the pages of `buf`, in runs that
+        // keep to `limits`. If the allocation fails, the `Backing` is dropped in field order:
+        // the table first, then the pages.
+        let backing: KBox<Backing<dyn Send + Sync>> = KBox::new(
+            Backing {
+                sgt,
+                limits,
+                mapped_before: false,
+                _pages: buf,
+            },
+            flags,
+        )?;
+        Ok((Self(backing), size))
+    }
+
+    #[inline]
+    fn as_raw(&self) -> NonNull<bindings::sg_table> {
+        self.0.sgt.as_raw()
+    }
+
+    /// Checks that every entry keeps to the limits of `dev`, and readies the table for
+    /// `dma_map_sgtable()`.
+    ///
+    /// The check is free when the table was built for limits within those of `dev`; otherwise
+    /// it is one pass over the entries, on physical addresses (what dma-direct hands the device,
+    /// up to its bus offset; [`super::state`] checks the DMA segments once mapped).
+    fn prepare(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
+        let limits = Limits::of(dev);
+        if !self.0.limits.within(&limits) {
+            // SAFETY: The table is valid while `self` is borrowed, and its entries are
+            // unchanged; every entry has a page (type invariants of `Backing`).
+            for seg in unsafe { super::iter::CpuIter::new(self.as_raw()) } {
+                let page = NonNull::new(seg.page()).ok_or(EINVAL)?;
+                // CAST: The offset and length of an entry are `unsigned int`s.
+                let addr = page_phys(page) + seg.offset() as u64;
+                if !limits.allow(addr, seg.len() as u32) {
+                    return Err(EINVAL);
+                }
+            }
+        }
+        if core::mem::replace(&mut self.0.mapped_before, true) {
+            // The IOMMU's bounce path marks the first entry (`SG_DMA_SWIOTLB`), P2P mappings
+            // each entry (`SG_DMA_BUS_ADDRESS`), and unmapping clears neither everywhere: a
+            // mark left from an earlier mapping would steer the next one's syncs and unmap.
+            // SAFETY: The table is ours and not mapped (`&mut self`, the caller maps it next).
+            unsafe { super::iter::clear_dma_flags(self.as_raw()) };
+        }
+        Ok(self.as_raw())
+    }
+}
+
+/// A table someone else made.
+///
+/// # Invariants
+///
+/// - `sgt` points to an initialised `struct sg_table` that stays valid and unchanged: for `'a`
+///   if `_owner` is `None`, or as long as `_owner` lives.
+/// - If `cpu`, each of its `orig_nents` entries has a non-NULL page of memory the kernel maps,
+///   valid, with consecutive `struct page`s, for the entry's `offset + length` bytes as long as
+///   `sgt` is.
+pub(super) struct Foreign<'a> {
+    // Note: `sgt` must not be used once `_owner` is dropped; nothing here uses it in `drop`.
+    sgt: NonNull<bindings::sg_table>,
+    cpu: bool,
+    _owner: Option<KBox<dyn Send + Sync>>,
+    _table: PhantomData<&'a bindings::sg_table>,
+}
+
+// SAFETY: The owner is `Send`, and the table is plain memory that is only read through `Self`.
+unsafe impl Send for Foreign<'_> {}
+
+// SAFETY: The owner is `Sync`, and through `&Foreign` the table is only read.
+unsafe impl Sync for Foreign<'_> {}
+
+impl<'a> Foreign<'a> {
+    /// Takes a table someone else made, kept by `owner` if `Some`.
+    ///
+    /// # Safety
+    ///
+    /// As the invariants of [`Foreign`] require of `sgt`, `cpu` and `owner`.
+    pub(super) unsafe fn new(
+        sgt: NonNull<bindings::sg_table>,
+        cpu: bool,
+        owner: Option<KBox<dyn Send + Sync>>,
+    ) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self {
+            sgt,
+            cpu,
+            _owner: owner,
+            _table: PhantomData,
+        }
+    }
+}
+
+/// Where the `struct sg_table` of an [`SgTable`](super::SgTable) comes from, and who frees it.
+pub(super) enum Source<'a> {
+    /// Made by someone else, who keeps it valid and unchanged (for `'a`, or as long as an owner
+    /// we keep lives). We never write it, and free only the owner.
+    Borrowed(Foreign<'a>),
+    /// Allocated by us over pages we own. We free the table, then the pages.
+    Owned(OwnedSgt),
+}
+
+impl Source<'_> {
+    /// The table, valid and unchanged (but for our own mapping) while `self` lives.
+    #[inline]
+    pub(super) fn as_raw(&self) -> NonNull<bindings::sg_table> {
+        match self {
+            Source::Borrowed(foreign) => foreign.sgt,
+            Source::Owned(owned) => owned.as_raw(),
+        }
+    }
+
+    /// The table, if its pages are CPU memory: each entry has a page the kernel maps.
+    #[inline]
+    pub(super) fn cpu(&self) -> Result<NonNull<bindings::sg_table>> {
+        match self {
+            Source::Borrowed(Foreign { cpu: false, .. }) => Err(EINVAL),
+            Source::Borrowed(foreign) => Ok(foreign.sgt),
+            Source::Owned(owned) => Ok(owned.as_raw()),
+        }
+    }
+
+    /// The table, if it is ours to write and its entries keep to the limits of `dev`, ready to
+    /// be mapped.
+    #[inline]
+    pub(super) fn mappable(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
+        match self {
+            Source::Owned(owned) => owned.prepare(dev),
+            Source::Borrowed(_) => Err(EINVAL),
+        }
+    }
+
+    /// The table, if its memory is ours to write.
+    #[inline]
+    pub(super) fn writable(&mut self) -> Result<NonNull<bindings::sg_table>> {
+        match self {
+            Source::Owned(owned) => Ok(owned.as_raw()),
+            Source::Borrowed(_) => Err(EINVAL),
+        }
+    }
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Suite `rust_kernel_sg_dma`: the tests whose outcome depends on the DMA set-up of the boot
+//! (dma-direct, swiotlb bounce buffers, an IOMMU), and concurrency. Each adapts its
+//! expectations to the set-up it finds, and says which.
+
+use super::*;
+
+#[macros::kunit_tests(rust_kernel_sg_dma)]
+mod kunit {
+    use super::*;
+
+    #[test]
+    fn syncs_move_data_between_cpu_and_device() -> Result {
+        let dev = TestDevice::new(c"rust-sg-sync")?;
+        let bounce = swiotlb_active(dev.bound());
+        let mut t = SgTable::new(buffer(2, 0)?, GFP_KERNEL)?;
+        let mut byte = [0u8; 1];
+
+        // What the CPU wrote before mapping reaches the device at map time.
+        t.write_at(0, &[0x11; 64])?;
+        t.map(dev.bound(), DataDirection::Bidirectional)?;
+        let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
+        // Act as the device: without an IOMMU the DMA address is the physical address.
+        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
+        let device =
+            unsafe { bindings::memremap(seg.dma_address(), 64, bindings::MEMREMAP_WB as c_ulong) };
+        let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
+        // SAFETY: `device` maps the 64 first bytes of the segment, which stays mapped until
+        // `unmap()` below; the device side is only touched through it.
+        let dev_read = |i: usize| unsafe { device.add(i).read_volatile() };
+        // SAFETY: As above.
+        let dev_write = |i: usize, v: u8| unsafe { device.add(i).write_volatile(v) };
+        assert_eq!(dev_read(0), 0x11);
+
+        // What the device writes reaches the CPU at `sync_for_cpu()`, not before (if bounced).
+        dev_write(0, 0x22);
+        t.read_at(0, &mut byte)?;
+        assert_eq!(byte[0], if bounce { 0x11 } else { 0x22 });
+        t.sync_for_cpu()?;
+        t.read_at(0, &mut byte)?;
+        assert_eq!(byte[0], 0x22);
+
+        // What the CPU writes reaches the device at `sync_for_device()`, not before.
+        t.write_at(1, &[0x33])?;
+        assert_eq!(dev_read(1), if bounce { 0x11 } else { 0x33 });
+        t.sync_for_device()?;
+        assert_eq!(dev_read(1), 0x33);
+
+        // What the device writes last reaches the CPU at unmap.
+        dev_write(2, 0x44);
+        // SAFETY: `device` came from `memremap()` above and is not used after this.
+        unsafe { bindings::memunmap(device.cast()) };
+        t.unmap()?;
+        t.read_at(2, &mut byte)?;
+        assert_eq!(byte[0], 0x44);
+        pr_info!(
+            "rust_kernel_sg_dma: syncs moved data through {}\n",
+            if bounce {
+                "bounce buffers"
+            } else {
+                "shared memory"
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn iommu_merges_segments() -> Result {
+        let Some(edu) = Edu::get() else {
+            skip("no bound edu device");
+            return Ok(());
+        };
+        if !edu.behind_iommu() {
+            skip("the edu device is not behind an IOMMU");
+            return Ok(());
+        }
+        const PAGES: usize = 16;
+        let mut t =
+            SgTable::new_for_device(edu.bound(), spaced_pages(PAGES, GFP_KERNEL)?, GFP_KERNEL)?;
+        assert_eq!(t.orig_nents(), PAGES);
+        t.map(edu.bound(), DataDirection::Bidirectional)?;
+        let nents = t.nents()?;
+        // The IOMMU put the scattered pages at consecutive IOVAs: fewer DMA segments.
+        assert!(nents < PAGES);
+        assert_eq!(t.dma_iter()?.count(), nents);
+        assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
+        // Syncs and unmap go over `orig_nents` (DMA-API debug checks it).
+        assert_eq!(t.sync_for_cpu(), Ok(()));
+        assert_eq!(t.sync_for_device(), Ok(()));
+        assert_eq!(t.unmap(), Ok(()));
+        pr_info!(
+            "rust_kernel_sg_dma: IOMMU merged {} CPU entries into {} DMA segments\n",
+            PAGES,
+            nents
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn big_chained_table() -> Result {
+        const SIZE: usize = 256 << 20;
+        let mut info = core::mem::MaybeUninit::<bindings::sysinfo>::zeroed();
+        // SAFETY: `info` is valid for writing.
+        unsafe { bindings::si_meminfo(info.as_mut_ptr()) };
+        // SAFETY: `si_meminfo()` filled it in.
+        let info = unsafe { info.assume_init() };
+        if info.totalram.saturating_mul(info.mem_unit as usize) < 3 * SIZE {
+            skip("needs 768 MiB of RAM");
+            return Ok(());
+        }
+        let dev = TestDevice::new(c"rust-sg-big")?;
+        let mut buf = VVec::<u8>::with_capacity(SIZE, GFP_KERNEL)?;
+        buf.resize(SIZE, 0, GFP_KERNEL)?;
+        let mut t = SgTable::new_for_device(dev.bound(), buf, GFP_KERNEL)?;
+        assert!(t.orig_nents() <= SIZE / PAGE_SIZE);
+        assert_eq!(t.cpu_iter()?.count(), t.orig_nents());
+        assert_eq!(t.size(), SIZE);
+        t.map(dev.bound(), DataDirection::ToDevice)?;
+        assert_eq!(t.dma_iter()?.count(), t.nents()?);
+        assert_eq!(dma_bytes(&t), Ok(SIZE));
+        t.unmap()?;
+        pr_info!(
+            "rust_kernel_sg_dma: 256 MiB table: {} CPU entries\n",
+            t.orig_nents()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn workers_build_map_and_drop_their_own_tables() -> Result {
+        let dev = TestDevice::new(c"rust-sg-stress")?;
+        let device: ARef<Device> = dev.bound().into();
+        let work = |_| {
+            let device = device.clone();
+            Ok(move |shared: &Shared| {
+                // SAFETY: The test keeps the device registered, so bound, until every worker is
+                // done.
+                let dev = unsafe { device.as_bound() };
+                stress(dev, shared)
+            })
+        };
+        fn stress(dev: &Device<Bound>, shared: &Shared) -> Result {
+            for i in 0..50 {
+                let mut t = SgTable::new(buffer(1 + i % 4, i as u8)?, GFP_KERNEL)?;
+                t.map(dev, DataDirection::Bidirectional)?;
+                let bytes: usize = t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum();
+                t.sync_for_cpu()?;
+                t.sync_for_device()?;
+                if bytes != t.size() {
+                    return Err(EDOM);
+                }
+                shared.sum.add(bytes as u64, Relaxed);
+                if i % 2 == 0 {
+                    t.unmap()?;
+                }
+            }
+            Ok(())
+        }
+        let shared = on_workers(4, work, |_| Ok(()))?;
+        assert_eq!(shared.errors.load(Relaxed), 0);
+        // Each worker maps 12 times 1 + 2 + 3 + 4 pages, then 1 + 2 more.
+        assert_eq!(shared.sum.load(Relaxed), 4 * 123 * PAGE_SIZE as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn one_table_iterated_by_many() -> Result {
+        let dev = TestDevice::new(c"rust-sg-shared")?;
+        let pages = 64;
+        let table = Arc::new(
+            SgTable::new_mapped(
+                dev.bound(),
+                spaced_pages(pages, GFP_KERNEL)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        let work = |_| {
+            let t = table.clone();
+            Ok(move |shared: &Shared| {
+                for _ in 0..200 {
+                    let bytes: usize = t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum();
+                    let cpu: usize = t.cpu_iter()?.map(|seg| seg.len()).sum();
+                    shared.sum.add((bytes + cpu) as u64, Relaxed);
+                }
+                Ok(())
+            })
+        };
+        let shared = on_workers(4, work, |_| Ok(()))?;
+        assert_eq!(shared.errors.load(Relaxed), 0);
+        assert_eq!(
+            shared.sum.load(Relaxed),
+            4 * 200 * 2 * (pages * PAGE_SIZE) as u64
+        );
+        assert!(table.is_mapped());
+        Ok(())
+    }
+
+    #[test]
+    fn unreachable_memory_fails_cleanly() -> Result {
+        let dev = TestDevice::new(c"rust-sg-mask")?;
+        if swiotlb_active(dev.bound()) {
+            skip("bounce buffers would reach the memory");
+            return Ok(());
+        }
+        // 16 MiB of reach (ZONE_DMA): the pages below are allocated above it.
+        // SAFETY: `dev` is a valid device, and nothing of it is mapped yet.
+        to_result(unsafe {
+            bindings::dma_set_mask_and_coherent(dev.bound().as_raw(), (1 << 24) - 1)
+        })?;
+        let mut pages = KVec::new();
+        for _ in 0..4 {
+            let page = Page::alloc_page(GFP_KERNEL)?;
+            pages.push(page, GFP_KERNEL)?;
+        }
+        let mut t = SgTable::new(pages, GFP_KERNEL)?;
+        // dma-direct WARNs once about the overflow. A failed `dma_map_sgtable()` allocates
+        // nothing: the allocation `fail-nth` points at is still to come afterwards.
+        set_fail_nth(1);
+        let mapped = complaining(|| t.map(dev.bound(), DataDirection::ToDevice));
+        let untouched = set_fail_nth(0);
+        assert!(mapped.is_err());
+        assert_ne!(mapped, Err(ENOMEM));
+        if cfg!(CONFIG_FAULT_INJECTION) {
+            assert_eq!(untouched, 1);
+        }
+        assert_eq!(state(&t), "unmapped");
+        assert_eq!(t.dma_iter().err(), Some(EINVAL));
+        pr_info!(
+            "rust_kernel_sg_dma: mapping beyond the DMA mask failed with {:?}\n",
+            mapped
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn bounce_buffers_run_out() -> Result {
+        const MAX_POOL: usize = 16 << 20;
+        let dev = TestDevice::new(c"rust-sg-bounce")?;
+        if !swiotlb_active(dev.bound()) || cfg!(CONFIG_SWIOTLB_DYNAMIC) {
+            skip("no bounce buffers, or a pool that grows");
+            return Ok(());
+        }
+        let pool = swiotlb_pool_size();
+        if pool > MAX_POOL {
+            skip("the bounce pool is bigger than 16 MiB (make test boots with swiotlb=4096,force)");
+            return Ok(());
+        }
+        // More than the whole pool: mapping bounces entries until the pool runs out.
+        let too_big = pool + (1 << 20);
+        let mut big =
+            SgTable::new_for_device(dev.bound(), buffer(too_big / PAGE_SIZE, 3)?, GFP_KERNEL)?;
+        let mapped = big.map(dev.bound(), DataDirection::ToDevice);
+        assert_eq!(mapped, Err(EIO));
+        assert_eq!(
+            ops(&big),
+            expect(Err(EINVAL), Err(EINVAL), too_big, "unmapped")
+        );
+        // What was bounced before it ran out has been given back (DMA-API debug cannot tell: it
+        // only sees mappings that succeeded): all but 1 MiB of the pool maps.
+        let fits = pool - (1 << 20);
+        let mut most =
+            SgTable::new_for_device(dev.bound(), buffer(fits / PAGE_SIZE, 4)?, GFP_KERNEL)?;
+        assert_eq!(most.map(dev.bound(), DataDirection::ToDevice), Ok(()));
+        assert_eq!(dma_bytes(&most), Ok(fits));
+        assert_eq!(most.unmap(), Ok(()));
+        // Trying again fails the same way, and changes nothing either.
+        assert_eq!(big.map(dev.bound(), DataDirection::ToDevice), Err(EIO));
+        assert_eq!(state(&big), "unmapped");
+        pr_info!(
+            "rust_kernel_sg_dma: a {} KiB table ran out of a {} KiB bounce pool: {:?}\n",
+            too_big >> 10,
+            pool >> 10,
+            mapped
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn unmap_uses_the_attributes_of_map() -> Result {
+        use crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC;
+        let dev = TestDevice::new(c"rust-sg-attrs")?;
+        let bounce = swiotlb_active(dev.bound());
+        let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
+        t.write_at(0, &[0x11])?;
+        t.map_with_attrs(
+            dev.bound(),
+            DataDirection::FromDevice,
+            DMA_ATTR_SKIP_CPU_SYNC,
+        )?;
+        let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
+        // Act as the device, as `syncs_move_data_between_cpu_and_device` does.
+        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
+        let device =
+            unsafe { bindings::memremap(seg.dma_address(), 1, bindings::MEMREMAP_WB as c_ulong) };
+        let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
+        // SAFETY: `device` maps the first byte of the segment, mapped until `unmap()` below.
+        unsafe { device.write_volatile(0x22) };
+        // SAFETY: `device` came from `memremap()` above and is not used after this.
+        unsafe { bindings::memunmap(device.cast()) };
+        // Unmapping with `DMA_ATTR_SKIP_CPU_SYNC` too does not copy the bounce buffer back.
+        t.unmap()?;
+        let mut byte = [0u8; 1];
+        t.read_at(0, &mut byte)?;
+        assert_eq!(byte[0], if bounce { 0x11 } else { 0x22 });
+        pr_info!(
+            "rust_kernel_sg_dma: unmap kept DMA_ATTR_SKIP_CPU_SYNC{}\n",
+            if bounce { ": no copy-back" } else { "" }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn syncs_race_reads() -> Result {
+        let dev = TestDevice::new(c"rust-sg-race-sync")?;
+        let table = Arc::new(
+            SgTable::new_mapped(
+                dev.bound(),
+                buffer(8, 3)?,
+                DataDirection::Bidirectional,
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        let work = |i: u32| {
+            let t = table.clone();
+            Ok(move |shared: &Shared| {
+                let mut buf = [0u8; 64];
+                for k in 0..500 {
+                    if i % 2 == 0 {
+                        t.sync_for_cpu()?;
+                        t.sync_for_device()?;
+                    } else {
+                        t.read_at((k * 61) % (8 * PAGE_SIZE - 64), &mut buf)?;
+                    }
+                }
+                shared.sum.add(1, Relaxed);
+                Ok(())
+            })
+        };
+        let shared = on_workers(4, work, |_| Ok(()))?;
+        assert_eq!(shared.errors.load(Relaxed), 0);
+        assert_eq!(shared.sum.load(Relaxed), 4);
+        Ok(())
+    }
+
+    #[test]
+    fn unbind_races_drop_unmap_syncs_and_iteration() -> Result {
+        // Unbinding revokes every mapping while workers sync, iterate, unmap and drop theirs.
+        // Each call either works or reports `ENODEV`; nothing is unmapped twice or leaked
+        // (DMA-API debug, kmemleak), nothing is used after it was freed (KFENCE, KASAN).
+        const WORKERS: u32 = 4;
+        const TABLES: usize = 8;
+        let dev = TestDevice::new(c"rust-sg-race-unbind")?;
+        let mut sets = KVec::with_capacity(WORKERS as usize, GFP_KERNEL)?;
+        for _ in 0..WORKERS {
+            let mut tables = KVec::with_capacity(TABLES, GFP_KERNEL)?;
+            for i in 0..TABLES {
+                let dir = if i % 2 == 0 {
+                    DataDirection::ToDevice
+                } else {
+                    DataDirection::Bidirectional
+                };
+                let t = SgTable::new_mapped(dev.bound(), buffer(1 + i % 3, 0)?, dir, GFP_KERNEL)?;
+                tables.push(t, GFP_KERNEL)?;
+            }
+            sets.push(tables, GFP_KERNEL)?;
+        }
+        let work = |_| {
+            let mut tables = sets.pop().ok_or(ENOENT)?;
+            Ok(move |shared: &Shared| {
+                // Until the unbind is seen (`ENODEV`), or for long enough that it must have come.
+                for round in 0..100_000 {
+                    let mut gone = false;
+                    for t in tables.iter() {
+                        for r in [
+                            t.sync_for_cpu(),
+                            t.sync_for_device(),
+                            t.dma_iter().map(|it| {
+                                shared.sum.add(it.count() as u64, Relaxed);
+                            }),
+                        ] {
+                            match r {
+                                Ok(()) => (),
+                                Err(ENODEV) => gone = true,
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                    // Now and then drop one table, and unmap and drop another, revoked or not.
+                    if round % 256 == 255 {
+                        drop(tables.pop());
+                        if let Some(mut t) = tables.pop() {
+                            t.unmap()?;
+                            assert_eq!(t.unmap(), Err(EINVAL));
+                        }
+                    }
+                    if gone || tables.is_empty() {
+                        return Ok(());
+                    }
+                }
+                Err(ETIMEDOUT)
+            })
+        };
+        let shared = on_workers(WORKERS, work, move |shared| {
+            // Once every worker has iterated at least once (or a second has passed).
+            for _ in 0..1000 {
+                if shared.sum.load(Relaxed) >= u64::from(WORKERS) {
+                    break;
+                }
+                fsleep(Delta::from_millis(1));
+            }
+            dev.unregister();
+            Ok(())
+        })?;
+        assert_eq!(shared.errors.load(Relaxed), 0);
+        pr_info!(
+            "rust_kernel_sg_dma: unbind raced {} workers: {} segments iterated\n",
+            WORKERS,
+            shared.sum.load(Relaxed)
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Suite `rust_kernel_sg_fault`: each allocation of a call fails in turn.
+
+use super::*;
+
+/// Fault injection: every allocation of owned construction and of mapping fails in turn, and
+/// each time the call returns `ENOMEM`, the table is as it was, and nothing leaks (DMA-API debug
+/// checks the mappings when the devices are unbound, kmemleak scans at the end of the boot).
+///
+/// By default failslab and fail_page_alloc leave alone allocations that may sleep, and single
+/// pages; lowering that takes debugfs, which nobody can write while the tests run during boot.
+/// Then the tests build with `GFP_NOWAIT` and miss the page and the `Devres` of a mapping (they
+/// must not skip: KUnit never runs a skipped case again); `qemu/init` arms both and runs the
+/// suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
+/// fails.
+#[macros::kunit_tests(rust_kernel_sg_fault)]
+mod kunit {
+    use super::*;
+
+    /// Runs `f` on a KUnit device, then on the edu device if it is bound and can reach all of
+    /// memory (its 28-bit mask needs the IOMMU or bounce buffers), with the allocation flags to
+    /// build with, and a name for the log.
+    ///
+    /// The tests map `ToDevice`: for mappings a device may write, DMA-API debug tracks
+    /// cachelines in a radix tree, and it disables itself when that allocation fails. The tests
+    /// are about our allocations, and need the checker.
+    fn with_devices(f: impl Fn(&Device<Bound>, Flags, &str) -> Result) -> Result {
+        let flags = injectable_flags();
+        let dev = TestDevice::new(c"rust-sg-fault")?;
+        f(dev.bound(), flags, "kunit device")?;
+        dev.unregister();
+        // Bounce buffers do in the swiotlb boot of `make test`: `swiotlb=force`, and all of
+        // its 256 MiB of RAM, the pool included, within the 28 bits.
+        let reaches_all = |e: &Edu| e.behind_iommu() || swiotlb_active(e.bound());
+        if let Some(pdev) = Edu::get().filter(reaches_all) {
+            f(pdev.bound(), flags, "edu")?;
+        }
+        Ok(())
+    }
+
+    /// The flags to build with: `GFP_KERNEL` when fault injection is armed, or else flags whose
+    /// allocations can fail without it.
+    fn injectable_flags() -> Flags {
+        if fault_injection_armed() {
+            GFP_KERNEL
+        } else {
+            GFP_NOWAIT | __GFP_NOWARN
+        }
+    }
+
+    /// What the log says of a run with `flags`.
+    fn armed(flags: Flags) -> &'static str {
+        if flags == GFP_KERNEL {
+            " (armed)"
+        } else {
+            ""
+        }
+    }
+
+    #[test]
+    fn every_step_of_new_mapped_may_fail() -> Result {
+        /// Fails each allocation of `SgTable::new_mapped()` in turn, over buffers `make` makes.
+        fn each_step<P: Pages>(
+            dev: &Device<Bound>,
+            make: impl Fn() -> Result<P>,
+            size: usize,
+            flags: Flags,
+        ) -> Result<FailEach> {
+            let mut each = FailEach::new();
+            loop {
+                let buf = make()?;
+                let (res, injected) =
+                    each.run(|| SgTable::new_mapped(dev, buf, DataDirection::ToDevice, flags));
+                match res {
+                    Ok(t) => {
+                        assert_eq!(state(&t), "managed");
+                        assert_eq!(dma_bytes(&t), Ok(size));
+                    }
+                    Err(e) => {
+                        assert_eq!(e, ENOMEM);
+                        assert!(injected);
+                    }
+                }
+                if !injected {
+                    return Ok(each);
+                }
+            }
+        }
+
+        with_devices(|dev, flags, name| {
+            // More entries than fit in a page: a chained table, whose first chunk is a page.
+            let chained = each_step(
+                dev,
+                || spaced_pages(200, GFP_KERNEL),
+                200 * PAGE_SIZE,
+                flags,
+            )?;
+            let vmalloc = each_step(dev, || buffer(64, 7), 64 * PAGE_SIZE, flags)?;
+            pr_info!(
+                "rust_kernel_sg_fault: new_mapped() on {}{}: ENOMEM {} + {}, absorbed {} + {}\n",
+                name,
+                armed(flags),
+                chained.failed,
+                vmalloc.failed,
+                chained.absorbed,
+                vmalloc.absorbed
+            );
+            // At least the entries (a page and a kmalloc chunk when chained), the box for table
+            // and pages, and the `Devres` of the mapping; unarmed, neither page nor `Devres`.
+            // (The list of runs is a `KVVec`: kvmalloc falls back to vmalloc when kmalloc
+            // fails, whose own allocations may fail in turn.)
+            let all = flags == GFP_KERNEL;
+            assert!(chained.failed >= if all { 4 } else { 2 });
+            assert!(vmalloc.failed >= if all { 3 } else { 2 });
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn a_failed_map_leaves_the_table_unmapped() -> Result {
+        with_devices(|dev, flags, name| {
+            // Through an IOMMU, 80 pages need an IOVA range too big for its caches: mapping
+            // allocates there too.
+            let mut t = SgTable::new_for_device(dev, spaced_pages(80, GFP_KERNEL)?, GFP_KERNEL)?;
+            let size = t.size();
+            let unmapped = || expect(Err(EINVAL), Err(EINVAL), size, "unmapped");
+            let mut each = FailEach::new();
+            loop {
+                let (res, injected) = each.run(|| t.map(dev, DataDirection::ToDevice));
+                match res {
+                    Ok(()) => {
+                        assert_eq!(dma_bytes(&t), Ok(size));
+                        assert_eq!(t.unmap(), Ok(()));
+                    }
+                    Err(e) => {
+                        assert_eq!(e, ENOMEM);
+                        assert!(injected);
+                    }
+                }
+                assert_eq!(ops(&t), unmapped());
+                if !injected {
+                    break;
+                }
+            }
+            // When armed, at least the `Devres` of the mapping.
+            if flags == GFP_KERNEL {
+                assert!(each.failed >= 1);
+            }
+            pr_info!(
+                "rust_kernel_sg_fault: map() on {}{}: ENOMEM {} times, absorbed {}\n",
+                name,
+                armed(flags),
+                each.failed,
+                each.absorbed
+            );
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn a_failed_from_owner_drops_the_owner() -> Result {
+        let flags = injectable_flags();
+        let dev = TestDevice::new(c"rust-sg-fault-kept")?;
+        let mut each = FailEach::new();
+        loop {
+            let mut owner = SgTable::new(buffer(3, 5)?, GFP_KERNEL)?;
+            owner.map(dev.bound(), DataDirection::ToDevice)?;
+            // SAFETY: `owner` keeps its table alive and mapped (the device stays bound until
+            // the end of the test), and nobody changes it.
+            let (res, injected) =
+                each.run(|| unsafe { SgTable::from_owner_mapped(owner, |o| o.as_raw(), flags) });
+            match res {
+                Ok(t) => assert_eq!(dma_bytes(&t), Ok(3 * PAGE_SIZE)),
+                Err(e) => {
+                    assert_eq!(e, ENOMEM);
+                    assert!(injected);
+                }
+            }
+            if !injected {
+                break;
+            }
+        }
+        // The box for the owner. (A failure that leaked the owner would leak its memory, which
+        // kmemleak reports, but not its mapping: its `Devres` unmaps it when the device goes.)
+        assert!(each.failed >= 1);
+        dev.unregister();
+        pr_info!(
+            "rust_kernel_sg_fault: from_owner_mapped(){}: ENOMEM {} times, absorbed {}\n",
+            armed(flags),
+            each.failed,
+            each.absorbed
+        );
+        Ok(())
+    }
+}
