@@ -96,7 +96,13 @@ mod kunit {
     }
 
     #[test]
-    fn direction_none_is_refused() -> Result {
+    fn direction_none_and_foreign_attributes_are_refused() -> Result {
+        use crate::dma::attrs::{
+            DMA_ATTR_FORCE_CONTIGUOUS,
+            DMA_ATTR_MMIO,
+            DMA_ATTR_NO_WARN,
+            DMA_ATTR_SKIP_CPU_SYNC, //
+        };
         let dev = TestDevice::new(c"rust-sg-none")?;
         let mut t = SgTable::new(buffer(2, 3)?, GFP_KERNEL)?;
         // `dma_map_sgtable()` would `BUG()` on it.
@@ -105,6 +111,24 @@ mod kunit {
             ops(&t),
             expect(Err(EINVAL), Err(EINVAL), 2 * PAGE_SIZE, "unmapped")
         );
+        // RAM handed to the device as MMIO, or an allocation attribute: refused.
+        for attrs in [
+            DMA_ATTR_MMIO,
+            DMA_ATTR_FORCE_CONTIGUOUS,
+            DMA_ATTR_NO_WARN | DMA_ATTR_MMIO,
+        ] {
+            assert_eq!(
+                t.map_with_attrs(dev.bound(), DataDirection::ToDevice, attrs),
+                Err(EINVAL)
+            );
+            assert_eq!(state(&t), "unmapped");
+        }
+        let attrs = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN;
+        assert_eq!(
+            t.map_with_attrs(dev.bound(), DataDirection::ToDevice, attrs),
+            Ok(())
+        );
+        assert_eq!(t.unmap(), Ok(()));
         assert_eq!(
             SgTable::new_mapped(dev.bound(), buffer(1, 3)?, DataDirection::None, GFP_KERNEL).err(),
             Some(EINVAL)
