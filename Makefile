@@ -6,6 +6,7 @@
 #   make test    everything that must pass; ends with "N passed, N failed"
 #   make patches the overlay as a git format-patch series, checked by checkpatch --strict
 #   make bench   kernel::sg against C and kernel::scatterlist, into results/
+#   make gates   only the kernel's gates (checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs)
 #
 # Knobs (make VAR=value):
 #   KERNEL=7.2        Debian linux-source-$(KERNEL) to build against
@@ -15,6 +16,7 @@
 #   OUT=...           logs and results of test/run
 #   KVM=1             boot with KVM instead of TCG (hangs under nested virtualisation)
 #   IOMMU=1           make run: put the edu device behind an emulated Intel IOMMU
+#   SETUPS="direct"   make test: boot only these DMA set-ups (direct swiotlb iommu)
 
 CACHE      ?= $(HOME)/.cache/kernel-sg
 KERNEL     ?= 7.2
@@ -38,7 +40,7 @@ endif
 export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU
 SCRIPTS := $(CURDIR)/scripts
 
-.PHONY: all deps kernel-src overlay build test run patches bench clean help
+.PHONY: all deps kernel-src overlay build test gates run patches bench clean help
 all: help
 
 help:
@@ -58,6 +60,9 @@ build: deps overlay
 
 test: build
 	@$(SCRIPTS)/test.sh
+
+gates: build
+	@$(SCRIPTS)/gates.sh
 
 run: build
 	@$(SCRIPTS)/run.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Installs and checks what building and booting a Rust-enabled kernel needs, then writes
-# $CACHE/toolchain.mk for the Makefile. Idempotent: a second run only checks.
+# $CACHE/toolchain.env, which scripts/toolchain.sh reads. Idempotent: a second run only checks.
 . "$(dirname "$0")/lib.sh"
 
 BINDGEN_VERSION=${BINDGEN_VERSION:-0.73.2}
@@ -87,11 +87,12 @@ stage "deps: Rust library source" rust_src
 stage "deps: bindgen" bindgen
 stage "deps: libclang" libclang
 
-cat >"$CACHE/toolchain.mk.tmp" <<EOM
-# Written by scripts/deps.sh; do not edit.
-RUST_LIB_SRC := $RUST_LIB_SRC
-LIBCLANG_PATH := $LIBCLANG_PATH
-BINDGEN := $BINDGEN
+cat >"$CACHE/toolchain.env.tmp" <<EOM
+# Written by scripts/deps.sh; do not edit. Read by scripts/toolchain.sh.
+RUST_LIB_SRC='$RUST_LIB_SRC'
+LIBCLANG_PATH='$LIBCLANG_PATH'
+BINDGEN='$BINDGEN'
 EOM
-mv "$CACHE/toolchain.mk.tmp" "$CACHE/toolchain.mk"
-say "deps: toolchain recorded in $CACHE/toolchain.mk"
+mv "$CACHE/toolchain.env.tmp" "$CACHE/toolchain.env"
+rm -f "$CACHE/toolchain.mk"
+say "deps: toolchain recorded in $CACHE/toolchain.env"

@@ -10,13 +10,18 @@
 //! else made ([`Source::Borrowed`]). Every cell that is not `Ok` returns the error shown and
 //! leaves the state as it was. A cell naming a state is a transition to it.
 //!
-//! | state \ operation   | `map`                  | `unmap`        | DMA iteration | syncs    |
-//! |---------------------|------------------------|----------------|---------------|----------|
-//! | [`State::Unmapped`] | owned: `Managed`       | `EINVAL`       | `EINVAL`      | `EINVAL` |
-//! |                     | borrowed: `EINVAL`     |                |               |          |
-//! | [`State::Borrowed`] | `EINVAL`               | `EINVAL`       | `Ok`          | `EINVAL` |
-//! | [`State::Managed`]  | `EINVAL`               | `Unmapped`     | `Ok`          | `Ok`     |
-//! | `Managed`, revoked  | `Managed`              | `Unmapped`     | `ENODEV`      | `ENODEV` |
+//! | state \ operation     | `map`              | `unmap`    | DMA iteration | syncs    |
+//! |-----------------------|--------------------|------------|---------------|----------|
+//! | `Unmapped`, owned     | `Managed`          | `EINVAL`   | `EINVAL`      | `EINVAL` |
+//! | `Unmapped`, borrowed  | `EINVAL`           | `EINVAL`   | `EINVAL`      | `EINVAL` |
+//! | [`State::Borrowed`]   | `EINVAL`           | `EINVAL`   | `Ok`          | `EINVAL` |
+//! | [`State::Managed`]    | `EINVAL`           | `Unmapped` | `Ok`          | `Ok`     |
+//! | `Managed`, revoked    | `Managed`          | `Unmapped` | `ENODEV`      | `ENODEV` |
+//!
+//! The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
+//! and checks every cell. Here, the `map` column is `State::map()` (with the source's part,
+//! owned or borrowed, in `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration
+//! `State::check_dma()` and the syncs `State::mapping()` with `Mapping::sync()`.
 //!
 //! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] and for a table
 //! whose entries break the device's segment limits (see [`super::limits`]). A failed mapping

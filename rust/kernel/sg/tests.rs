@@ -147,7 +147,7 @@ impl TestDevice {
 }
 
 /// Has DMA-API debug check the KUnit bus as it checks PCI: at driver unbind, any mapping a
-/// device still holds is reported (with a `WARNING:`, which fails `make test`).
+/// device still holds is reported (with a `WARNING:` in the kernel log).
 fn dma_debug_watch(bus: *const bindings::bus_type) {
     #[cfg(CONFIG_DMA_API_DEBUG)]
     {
@@ -400,13 +400,76 @@ fn entries_keep_to(t: &SgTable<'_>, max: usize, boundary: u64) -> Result<bool> {
     Ok(total == t.size())
 }
 
-/// Runs `f`, which makes the kernel complain on purpose, between markers in the log; the
-/// harness accepts complaints only between them.
+/// Runs `f` with KUnit suppressing `WARN*()` backtraces; returns what `f` returned and how
+/// many warnings it suppressed.
+fn suppressing_warnings<T>(f: impl FnOnce() -> T) -> (T, c_int) {
+    // SAFETY: We run inside a KUnit test, whose `struct kunit` stays valid while it runs.
+    let test = unsafe { bindings::kunit_get_current_test() };
+    // SAFETY: `test` is the running test; KUnit fails it and returns NULL if it cannot.
+    let w = unsafe { bindings::kunit_start_suppress_warning(test) };
+    let r = f();
+    let n = if w.is_null() {
+        0
+    } else {
+        // SAFETY: `w` is the live handle from above.
+        unsafe { bindings::kunit_suppressed_warning_count(w) }
+    };
+    // SAFETY: `w` came from `kunit_start_suppress_warning()` for `test` (NULL is accepted).
+    unsafe { bindings::kunit_end_suppress_warning(test, w) };
+    (r, n)
+}
+
+/// Runs `f`, which makes the kernel complain on purpose in a way KUnit cannot suppress (not a
+/// `WARN*()`), between markers in the kernel log, so that whoever reads the log can tell these
+/// complaints from real ones.
 fn complaining<T>(f: impl FnOnce() -> T) -> T {
     pr_info!("sg-test: expected warning begin\n");
     let r = f();
     pr_info!("sg-test: expected warning end\n");
     r
+}
+
+/// A DMA set-up the kernel can be booted in.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Setup {
+    /// dma-direct: devices see physical memory.
+    Direct,
+    /// `swiotlb=force`: every mapping bounces.
+    Swiotlb,
+    /// An IOMMU in front of PCI devices (the KUnit devices stay direct).
+    Iommu,
+}
+
+/// The set-up the kernel command line says it was booted for (`rust_sg_test.setup=direct`,
+/// `swiotlb` or `iommu`), if it says. Then the cases assert what that set-up must show, and a
+/// case that needs it fails instead of skipping.
+fn intended_setup() -> Option<Setup> {
+    const KEY: &[u8] = b"rust_sg_test.setup=";
+    // SAFETY: `saved_command_line` is a C string set early in boot and never freed.
+    let cmdline = unsafe { CStr::from_char_ptr(bindings::saved_command_line) }.to_bytes();
+    let at = cmdline.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let value = cmdline[at..].split(|&b| b == b' ').next()?;
+    match value {
+        b"direct" => Some(Setup::Direct),
+        b"swiotlb" => Some(Setup::Swiotlb),
+        b"iommu" => Some(Setup::Iommu),
+        _ => None,
+    }
+}
+
+/// Skips the running test for `reason`, unless the kernel was booted for a set-up in `needed`:
+/// then returns `ENODEV`, which fails it.
+fn skip_unless_needed(needed: &[Setup], reason: &str) -> Result {
+    match intended_setup() {
+        Some(setup) if needed.contains(&setup) => {
+            pr_err!("{:?} set-up, but {}\n", setup, reason);
+            Err(ENODEV)
+        }
+        _ => {
+            skip(reason);
+            Ok(())
+        }
+    }
 }
 
 /// Marks the running test skipped (there is no Rust API for `kunit_skip()` yet).
@@ -460,7 +523,7 @@ impl Edu {
 
     fn bound(&self) -> &Device<Bound> {
         // SAFETY: The device was bound when found, and stays bound while the test runs: the
-        // tests run during boot, before user space could unbind it, or later from qemu/init,
+        // tests run during boot, before user space could unbind it, or later from user space,
         // which unbinds it only after the run has finished.
         unsafe { Device::<Normal>::from_raw(self.raw()).as_bound() }
     }

@@ -54,6 +54,9 @@ mod kunit {
         t.unmap()?;
         t.read_at(2, &mut byte)?;
         assert_eq!(byte[0], 0x44);
+        if let Some(setup) = intended_setup() {
+            assert_eq!(bounce, setup == Setup::Swiotlb);
+        }
         pr_info!(
             "rust_kernel_sg_dma: syncs moved data through {}\n",
             if bounce {
@@ -68,12 +71,10 @@ mod kunit {
     #[test]
     fn iommu_merges_segments() -> Result {
         let Some(edu) = Edu::get() else {
-            skip("no bound edu device");
-            return Ok(());
+            return skip_unless_needed(&[Setup::Iommu], "no bound edu device");
         };
         if !edu.behind_iommu() {
-            skip("the edu device is not behind an IOMMU");
-            return Ok(());
+            return skip_unless_needed(&[Setup::Iommu], "the edu device is not behind an IOMMU");
         }
         const PAGES: usize = 16;
         let mut t =
@@ -106,8 +107,7 @@ mod kunit {
         // SAFETY: `si_meminfo()` filled it in.
         let info = unsafe { info.assume_init() };
         if info.totalram.saturating_mul(info.mem_unit as usize) < 3 * SIZE {
-            skip("needs 768 MiB of RAM");
-            return Ok(());
+            return skip_unless_needed(&[Setup::Iommu], "needs 768 MiB of RAM");
         }
         let dev = TestDevice::new(c"rust-sg-big")?;
         let mut buf = VVec::<u8>::with_capacity(SIZE, GFP_KERNEL)?;
@@ -202,8 +202,8 @@ mod kunit {
     fn unreachable_memory_fails_cleanly() -> Result {
         let dev = TestDevice::new(c"rust-sg-mask")?;
         if swiotlb_active(dev.bound()) {
-            skip("bounce buffers would reach the memory");
-            return Ok(());
+            let needed = [Setup::Direct, Setup::Iommu];
+            return skip_unless_needed(&needed, "bounce buffers would reach the memory");
         }
         // 16 MiB of reach (ZONE_DMA): the pages below are allocated above it.
         // SAFETY: `dev` is a valid device, and nothing of it is mapped yet.
@@ -216,11 +216,14 @@ mod kunit {
             pages.push(page, GFP_KERNEL)?;
         }
         let mut t = SgTable::new(pages, GFP_KERNEL)?;
-        // dma-direct WARNs once about the overflow. A failed `dma_map_sgtable()` allocates
-        // nothing: the allocation `fail-nth` points at is still to come afterwards.
+        // dma-direct WARNs about the overflow (KUnit suppresses and counts it). A failed
+        // `dma_map_sgtable()` allocates nothing: the allocation `fail-nth` points at is still
+        // to come afterwards.
         set_fail_nth(1);
-        let mapped = complaining(|| t.map(dev.bound(), DataDirection::ToDevice));
+        let (mapped, warnings) =
+            suppressing_warnings(|| t.map(dev.bound(), DataDirection::ToDevice));
         let untouched = set_fail_nth(0);
+        assert_eq!(warnings, 1);
         assert!(mapped.is_err());
         assert_ne!(mapped, Err(ENOMEM));
         if cfg!(CONFIG_FAULT_INJECTION) {
@@ -240,13 +243,15 @@ mod kunit {
         const MAX_POOL: usize = 16 << 20;
         let dev = TestDevice::new(c"rust-sg-bounce")?;
         if !swiotlb_active(dev.bound()) || cfg!(CONFIG_SWIOTLB_DYNAMIC) {
-            skip("no bounce buffers, or a pool that grows");
-            return Ok(());
+            return skip_unless_needed(
+                &[Setup::Swiotlb],
+                "no bounce buffers, or a pool that grows",
+            );
         }
         let pool = swiotlb_pool_size();
         if pool > MAX_POOL {
-            skip("the bounce pool is bigger than 16 MiB (make test boots with swiotlb=4096,force)");
-            return Ok(());
+            let reason = "the bounce pool is bigger than 16 MiB (boot with swiotlb=4096,force)";
+            return skip_unless_needed(&[Setup::Swiotlb], reason);
         }
         // More than the whole pool: mapping bounces entries until the pool runs out.
         let too_big = pool + (1 << 20);

@@ -11,7 +11,7 @@ use super::*;
 /// By default failslab and fail_page_alloc leave alone allocations that may sleep, and single
 /// pages; lowering that takes debugfs, which nobody can write while the tests run during boot.
 /// Then the tests build with `GFP_NOWAIT` and miss the page and the `Devres` of a mapping (they
-/// must not skip: KUnit never runs a skipped case again); `qemu/init` arms both and runs the
+/// must not skip: KUnit never runs a skipped case again); user space arms both and runs the
 /// suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
 /// fails.
 #[macros::kunit_tests(rust_kernel_sg_fault)]
@@ -30,11 +30,16 @@ mod kunit {
         let dev = TestDevice::new(c"rust-sg-fault")?;
         f(dev.bound(), flags, "kunit device")?;
         dev.unregister();
-        // Bounce buffers do in the swiotlb boot of `make test`: `swiotlb=force`, and all of
-        // its 256 MiB of RAM, the pool included, within the 28 bits.
+        // Bounce buffers do when booted with `swiotlb=force` and no more RAM than its 28 bits
+        // reach (256 MiB), the pool included.
         let reaches_all = |e: &Edu| e.behind_iommu() || swiotlb_active(e.bound());
-        if let Some(pdev) = Edu::get().filter(reaches_all) {
-            f(pdev.bound(), flags, "edu")?;
+        match Edu::get().filter(reaches_all) {
+            Some(pdev) => f(pdev.bound(), flags, "edu")?,
+            // The sample binds edu, and these set-ups let it reach all of memory.
+            None => assert!(!matches!(
+                intended_setup(),
+                Some(Setup::Swiotlb | Setup::Iommu)
+            )),
         }
         Ok(())
     }

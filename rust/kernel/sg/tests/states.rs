@@ -4,9 +4,124 @@
 
 use super::*;
 
+/// One row of the state table at the top of rust/kernel/sg/state.rs: a table in that state, and
+/// what each operation returns there, with the state it leaves.
+struct Row {
+    /// The row's name in the table; also what [`state`] calls the state.
+    row: &'static str,
+    state: &'static str,
+    make: fn(&Device<Bound>) -> Result<SgTable<'static>>,
+    map: (Result, &'static str),
+    unmap: (Result, &'static str),
+    dma: Result,
+    syncs: Result,
+}
+
+/// A table of ours over `pages` pages.
+fn owned(pages: usize) -> Result<SgTable<'static>> {
+    SgTable::new(buffer(pages, 0)?, GFP_KERNEL)
+}
+
+/// The rows of the state table, in its order.
+const ROWS: [Row; 5] = [
+    Row {
+        row: "Unmapped, owned",
+        state: "unmapped",
+        make: |_| owned(2),
+        map: (Ok(()), "managed"),
+        unmap: (Err(EINVAL), "unmapped"),
+        dma: Err(EINVAL),
+        syncs: Err(EINVAL),
+    },
+    Row {
+        row: "Unmapped, borrowed",
+        state: "unmapped",
+        make: |_| {
+            let owner = owned(2)?;
+            // SAFETY: The owner keeps its table, and nobody maps or changes it.
+            unsafe { SgTable::from_owner(owner, |o| o.as_raw(), GFP_KERNEL) }
+        },
+        map: (Err(EINVAL), "unmapped"),
+        unmap: (Err(EINVAL), "unmapped"),
+        dma: Err(EINVAL),
+        syncs: Err(EINVAL),
+    },
+    Row {
+        row: "Borrowed",
+        state: "borrowed",
+        make: |dev| {
+            let owner =
+                SgTable::new_mapped(dev, buffer(2, 0)?, DataDirection::ToDevice, GFP_KERNEL)?;
+            // SAFETY: The owner keeps its table mapped (`dev` stays bound for the test).
+            unsafe { SgTable::from_owner_mapped(owner, |o| o.as_raw(), GFP_KERNEL) }
+        },
+        map: (Err(EINVAL), "borrowed"),
+        unmap: (Err(EINVAL), "borrowed"),
+        dma: Ok(()),
+        syncs: Err(EINVAL),
+    },
+    Row {
+        row: "Managed",
+        state: "managed",
+        make: |dev| SgTable::new_mapped(dev, buffer(2, 0)?, DataDirection::ToDevice, GFP_KERNEL),
+        map: (Err(EINVAL), "managed"),
+        unmap: (Ok(()), "unmapped"),
+        dma: Ok(()),
+        syncs: Ok(()),
+    },
+    Row {
+        row: "Managed, revoked",
+        state: "revoked",
+        make: |_| {
+            let gone = TestDevice::new(c"rust-sg-row-revoked")?;
+            let t = SgTable::new_mapped(
+                gone.bound(),
+                buffer(2, 0)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            )?;
+            gone.unregister();
+            Ok(t)
+        },
+        map: (Ok(()), "managed"),
+        unmap: (Ok(()), "unmapped"),
+        dma: Err(ENODEV),
+        syncs: Err(ENODEV),
+    },
+];
+
 #[macros::kunit_tests(rust_kernel_sg)]
 mod kunit {
     use super::*;
+
+    /// The state table, cell by cell: each row of [`ROWS`] is a row of the table in
+    /// rust/kernel/sg/state.rs. The other cases here go deeper into one source or one cell.
+    #[test]
+    fn the_state_table() -> Result {
+        let dev = TestDevice::new(c"rust-sg-table")?;
+        for r in ROWS.iter() {
+            let t = (r.make)(dev.bound())?;
+            assert_eq!((r.row, state(&t)), (r.row, r.state));
+            let ops = ops(&t);
+            assert_eq!((r.row, ops.dma, ops.sync), (r.row, r.dma, [r.syncs; 2]));
+            assert_eq!((r.row, ops.cpu_bytes), (r.row, Ok(2 * PAGE_SIZE)));
+
+            let mut t = (r.make)(dev.bound())?;
+            let res = t.map(dev.bound(), DataDirection::FromDevice);
+            assert_eq!(
+                (r.row, "map", res, state(&t)),
+                (r.row, "map", r.map.0, r.map.1)
+            );
+
+            let mut t = (r.make)(dev.bound())?;
+            let res = t.unmap();
+            assert_eq!(
+                (r.row, "unmap", res, state(&t)),
+                (r.row, "unmap", r.unmap.0, r.unmap.1)
+            );
+        }
+        Ok(())
+    }
 
     #[test]
     fn owned_every_state() -> Result {
@@ -370,8 +485,9 @@ mod kunit {
 
     #[test]
     fn typed_buffers_cover_their_length() -> Result {
-        // Only memory any byte pattern may fill: `VVec<KBox<u64>>` does not compile (make test
-        // checks that), `VVec<u32>` does. The table covers the length, not the capacity.
+        // Only memory any byte pattern may fill: `VVec<KBox<u64>>` does not compile (`Pages`
+        // needs `FromBytes + AsBytes`), `VVec<u32>` does. The table covers the length, not the
+        // capacity.
         let mut words = VVec::<u32>::with_capacity(3 * PAGE_SIZE, GFP_KERNEL)?;
         words.resize(100, 0x01020304, GFP_KERNEL)?;
         let mut t = SgTable::new(words, GFP_KERNEL)?;
@@ -700,8 +816,9 @@ mod kunit {
 
     #[test]
     fn calls_that_may_sleep_say_so() -> Result {
-        // In atomic context, the kernel's atomic-sleep checker names our calls: the harness
-        // expects its report for `map()` and for dropping a `Managed` table, from rust/kernel/sg.
+        // In atomic context, the kernel's atomic-sleep checker (`CONFIG_DEBUG_ATOMIC_SLEEP`)
+        // names our calls in the kernel log: one report for `map()`, one for dropping a
+        // `Managed` table, both at rust/kernel/sg.
         // (Both really sleep only in cases this test avoids: an allocation that must reclaim,
         // a concurrent unbind.) The checker reports at most once a second.
         let dev = TestDevice::new(c"rust-sg-sleep")?;
