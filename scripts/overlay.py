@@ -42,30 +42,31 @@ def adapted(name, text):
     return text
 
 
-def snippet(path):
-    return (REPO / "edits" / path).read_text()
+def snippet(tagged):
+    """The text an edit inserts: edits/FILE, or edits/FILE.TAG for the edit "FILE#TAG"."""
+    return (REPO / "edits" / tagged.replace("#", ".")).read_text()
 
 
-# (file, text, where, anchor): insert `text` before/after the line matching `anchor`
-# ("last" picks the last such line), or append it ("end"). "file#tag" names one of several edits
-# of a file, for OVERLAY_ONLY.
+# (file, where, anchor): insert the snippet (see `snippet`) before/after the line matching
+# `anchor` ("last" picks the last such line), or append it ("end"). "file#tag" names one of
+# several edits of a file, for OVERLAY_ONLY and the series' Files: lines.
 EDITS = [
-    ("rust/kernel/lib.rs", "pub mod sg;\n", "before", r"pub mod sizes;"),
-    ("rust/bindings/bindings_helper.h", "#include <kunit/device.h>\n", "before", r"#include <kunit/test.h>"),
-    ("rust/helpers/dma.c", snippet("rust/helpers/dma.c"), "end", None),
-    ("rust/helpers/page.c", snippet("rust/helpers/page.c"), "end", None),
-    ("rust/helpers/scatterlist.c", snippet("rust/helpers/scatterlist.c"), "end", None),
-    ("rust/helpers/task.c", snippet("rust/helpers/task.c"), "end", None),
-    ("rust/kernel/Kconfig.test", snippet("rust/kernel/Kconfig.test"), "before-last", r"endif"),
-    ("rust/kernel/Kconfig.test#bench", snippet("rust/kernel/Kconfig.test.bench"), "before-last", r"endif"),
-    ("rust/helpers/helpers.c#bench", '#include "sg_bench.c"\n', "after", r'#include "scatterlist.c"'),
-    ("rust/kernel/lib.rs#bench", '#[cfg(CONFIG_RUST_SG_BENCH)]\n#[path = "sg/bench.rs"]\nmod sg_bench;\n', "after", r"pub mod sg;"),
-    ("samples/rust/Kconfig", snippet("samples/rust/Kconfig"), "before", r"config SAMPLE_RUST_DEBUGFS"),
-    ("samples/rust/Makefile", snippet("samples/rust/Makefile"), "after", r"obj-\$\(CONFIG_SAMPLE_RUST_DMA\).*"),
-    ("Documentation/rust/index.rst", "    sg\n", "after", r"    testing"),
-    ("MAINTAINERS#docs", "F:\tDocumentation/rust/sg*\n", "before", r"F:\trust/helpers/dma.c"),
-    ("MAINTAINERS#sg", "F:\trust/kernel/sg.rs\nF:\trust/kernel/sg/\n", "after", r"F:\trust/kernel/scatterlist.rs"),
-    ("MAINTAINERS#sample", "F:\tsamples/rust/rust_sg.rs\n", "after", r"F:\tsamples/rust/rust_dma.rs"),
+    ("rust/kernel/lib.rs", "before", r"pub mod sizes;"),
+    ("rust/bindings/bindings_helper.h", "before", r"#include <kunit/test.h>"),
+    ("rust/helpers/dma.c", "end", None),
+    ("rust/helpers/page.c", "end", None),
+    ("rust/helpers/scatterlist.c", "end", None),
+    ("rust/helpers/task.c", "end", None),
+    ("rust/kernel/Kconfig.test", "before-last", r"endif"),
+    ("rust/kernel/Kconfig.test#bench", "before-last", r"endif"),
+    ("rust/helpers/helpers.c#bench", "after", r'#include "scatterlist.c"'),
+    ("rust/kernel/lib.rs#bench", "after", r"pub mod sg;"),
+    ("samples/rust/Kconfig", "before", r"config SAMPLE_RUST_DEBUGFS"),
+    ("samples/rust/Makefile", "after", r"obj-\$\(CONFIG_SAMPLE_RUST_DMA\).*"),
+    ("Documentation/rust/index.rst", "after", r"    testing"),
+    ("MAINTAINERS#docs", "before", r"F:\trust/helpers/dma.c"),
+    ("MAINTAINERS#sg", "after", r"F:\trust/kernel/scatterlist.rs"),
+    ("MAINTAINERS#sample", "after", r"F:\tsamples/rust/rust_dma.rs"),
 ]
 
 
@@ -145,11 +146,11 @@ def main():
                 rel = str(src.relative_to(REPO))
                 copied += write_if_changed(KDIR / rel, adapted(rel, src.read_text()))
     by_file = {}
-    for tagged, add, where, anchor in EDITS:
+    for tagged, where, anchor in EDITS:
         name = tagged.partition("#")[0]
         if not (wanted(tagged) and (wanted(name) or "#" in tagged)):
             continue
-        by_file.setdefault(name, []).append((add, where, anchor))
+        by_file.setdefault(name, []).append((snippet(tagged), where, anchor))
     edited = sum(edit(name, edits) for name, edits in by_file.items())
     print(f"==> overlay: {copied} file(s) copied, {edited} file(s) edited in {KDIR}", file=sys.stderr)
 

@@ -166,9 +166,8 @@ impl Mapping {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that nobody else maps, unmaps or changes
-    /// while it is mapped,
-    /// and that stays valid for the lifetime of the returned [`Mapping`].
+    /// `sgt` points to an initialised `struct sg_table` that stays valid for the lifetime of the
+    /// returned [`Mapping`], and that nobody else maps, unmaps or changes while it is mapped.
     unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
         dev: &Device<Bound>,
@@ -273,9 +272,7 @@ impl MappedSgt {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that nobody else maps, unmaps or changes
-    /// while it is mapped,
-    /// and that stays valid for the lifetime of the returned [`MappedSgt`].
+    /// As for [`Mapping::new`], for the lifetime of the returned [`MappedSgt`].
     unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
         dev: &Device<Bound>,

@@ -223,6 +223,16 @@ fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> O
     }
 }
 
+/// What [`ops`] sees of a table without CPU view, mapped by its owner.
+fn dma_only() -> Ops {
+    Ops {
+        dma: Ok(()),
+        sync: [Err(EINVAL), Err(EINVAL)],
+        cpu_bytes: Err(EINVAL),
+        state: "borrowed",
+    }
+}
+
 /// The mapping of a `Managed` table; `ENOENT` (failing the test) for any other state.
 fn mapping<'t>(t: &'t SgTable<'_>) -> Result<&'t Mapping> {
     match t.state() {

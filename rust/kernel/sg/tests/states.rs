@@ -336,15 +336,7 @@ mod kunit {
             assert_eq!(t.write_at(0, &byte), Err(EINVAL));
             assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
             assert_eq!(t.unmap(), Err(EINVAL));
-            assert_eq!(
-                ops(&t),
-                Ops {
-                    dma: Ok(()),
-                    sync: [Err(EINVAL), Err(EINVAL)],
-                    cpu_bytes: Err(EINVAL),
-                    state: "borrowed",
-                }
-            );
+            assert_eq!(ops(&t), dma_only());
         }
         // SAFETY: Allocated above; no view of it is left.
         unsafe { bindings::sg_free_table(sgt.get()) };
@@ -394,15 +386,7 @@ mod kunit {
         )?;
         // SAFETY: As above.
         let t = unsafe { SgTable::from_owner_dma_only(mapped, |o| o.as_raw(), GFP_KERNEL) }?;
-        assert_eq!(
-            ops(&t),
-            Ops {
-                dma: Ok(()),
-                sync: [Err(EINVAL), Err(EINVAL)],
-                cpu_bytes: Err(EINVAL),
-                state: "borrowed",
-            }
-        );
+        assert_eq!(ops(&t), dma_only());
         assert_eq!(t.size(), 2 * PAGE_SIZE);
 
         // SAFETY: A NULL table is refused, and the owner dropped.

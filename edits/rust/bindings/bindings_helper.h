@@ -1,0 +1,1 @@
+#include <kunit/device.h>
