@@ -32,8 +32,11 @@
 //! over [`Pages`]: memory whose every byte pattern is a valid value, without padding.
 //!
 //! This is an alternative to [`kernel::scatterlist`](crate::scatterlist), whose type states make
-//! the type of a table depend on where it comes from.
+//! the type of a table depend on where it comes from. The two meet: `SgTable::try_from(&sgtable)`
+//! takes an upstream table in (without `unsafe`), and [`SgTable::as_scatterlist`] lends a mapped
+//! one out.
 
+mod interop;
 mod iter;
 mod limits;
 mod source;

@@ -149,6 +149,19 @@ impl<'a> SgTable<'a> {
         unsafe { Self::foreign(sgt, None, State::Borrowed, false) }
     }
 
+    /// Wraps a table someone else made and lends us for `'a`, as one its owner mapped, without
+    /// CPU view.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
+    /// changes for `'a`; whoever lends it answers for its mapping (see [`super::interop`]).
+    pub(super) unsafe fn borrowed_dma_view(sgt: NonNull<bindings::sg_table>) -> Result<Self> {
+        // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
+        // entries, which an initialised table has.
+        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed, false) }
+    }
+
     /// Wraps a table someone else made.
     ///
     /// # Safety

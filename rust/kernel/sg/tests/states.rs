@@ -689,6 +689,67 @@ mod kunit {
     }
 
     #[test]
+    fn scatterlist_tables_convert_both_ways() -> Result {
+        use crate::{
+            io::ResourceSize,
+            scatterlist::SGTable, //
+        };
+        let dev = TestDevice::new(c"rust-sg-scatterlist")?;
+        let upstream = KBox::pin_init(
+            SGTable::new(
+                dev.bound(),
+                buffer(4, 1)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            ),
+            GFP_KERNEL,
+        )?;
+
+        // In, without `unsafe`, next to a table of ours in one vector.
+        let mut tables: KVec<SgTable<'_>> = KVec::new();
+        tables.push(SgTable::try_from(&*upstream)?, GFP_KERNEL)?;
+        tables.push(
+            SgTable::new_mapped(
+                dev.bound(),
+                buffer(2, 2)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        let t = &mut tables[0];
+        assert_eq!(ops(t), dma_only());
+        assert_eq!(t.size(), 4 * PAGE_SIZE);
+        // Its DMA view is upstream's own `iter()`, and what C walks.
+        let theirs = collect(upstream.iter().map(|e| (e.dma_address(), e.dma_len())))?;
+        let ours = collect(
+            t.dma_iter()?
+                .map(|s| (s.dma_address(), ResourceSize::from(s.dma_len()))),
+        )?;
+        assert_eq!(&ours[..], &theirs[..]);
+        assert_eq!(dma_matches_c(t), Ok(4 * PAGE_SIZE));
+        // Its owner maps, unmaps and syncs it; nor do we write it.
+        assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(t.write_at(0, &[0]), Err(EINVAL));
+        assert_eq!(ops(t), dma_only());
+
+        // Out: a mapped table of ours lends itself to an API that takes `&SGTable`.
+        let ours = &tables[1];
+        let lent = ours.as_scatterlist()?;
+        let theirs = collect(lent.iter().map(|e| (e.dma_address(), e.dma_len())))?;
+        let mine = collect(
+            ours.dma_iter()?
+                .map(|s| (s.dma_address(), ResourceSize::from(s.dma_len()))),
+        )?;
+        assert_eq!(&theirs[..], &mine[..]);
+        // Only a mapped one.
+        let plain = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
+        assert_eq!(plain.as_scatterlist().err(), Some(EINVAL));
+        Ok(())
+    }
+
+    #[test]
     fn one_vec_of_mixed_tables() -> Result {
         use DataDirection::{
             Bidirectional,
