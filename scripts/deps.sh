@@ -11,7 +11,7 @@ TOOLS=$CACHE/tools
 
 HOST_PKGS="make gcc flex bison bc libelf-dev libssl-dev cpio kmod rsync python3 xz-utils
 	dpkg-dev git unzip qemu-system-x86 debian-archive-keyring busybox-static file
-	python3-sphinx python3-yaml graphviz python3-ply python3-git"
+	python3-sphinx python3-yaml graphviz python3-ply python3-git clang-19 lld-19 llvm-19"
 
 host_packages() {
 	local missing=()

@@ -38,7 +38,9 @@ parse() {
 	python3 "$KUNIT" parse --json="$OUT/$1.again.json" "$OUT/$1.again.log" >"$OUT/$1.again.kunit.txt"
 }
 
-# setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot, parsed and judged.
+# setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot of $image_dir's
+# kernel, parsed and judged. The tests learn the DMA set-up from NAME (kasan-iommu: iommu).
+image_dir=$BUILD
 setup() {
 	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s d l w m e expect=() json=()
 	shift 4
@@ -46,8 +48,8 @@ setup() {
 	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
 	# shellcheck disable=SC2086 # kargs is a list of words.
 	# rust_sg_test.setup: the tests assert what the set-up must show, instead of skipping.
-	if ! MEM=$mem QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" "$REPO/scripts/boot.sh" "$log" \
-		dma_debug_entries=262144 "rust_sg_test.setup=$name" $kargs; then
+	if ! BUILD=$image_dir MEM=$mem QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" \
+		"$REPO/scripts/boot.sh" "$log" dma_debug_entries=262144 "rust_sg_test.setup=${name#kasan-}" $kargs; then
 		failed=$((failed + 1)) bad=1
 		summary+=("$name: boot failed, see $log")
 		return
@@ -75,11 +77,25 @@ setup() {
 # IOMMU remaps instead, and its boot has room (1 GiB) for the 256 MiB table.
 # The swiotlb pool is 8 MiB (4096 slots of 2 KiB), small enough for a test to run it dry.
 # Each boot tells the tests which set-up it is (rust_sg_test.setup=); they check it was.
-setups=${SETUPS:-direct swiotlb iommu}
+setups=${SETUPS:-direct swiotlb iommu kasan-direct kasan-iommu}
 wanted() { [[ " $setups " == *" $1 "* ]]; }
 wanted direct && setup direct 256M "-device edu" ""
 wanted swiotlb && setup swiotlb 256M "-device edu" "swiotlb=4096,force"
 wanted iommu && setup iommu 1G "-device intel-iommu -device edu" "intel_iommu=on"
+
+# The same tests in a kernel built with Clang and KASAN, which sees every use-after-free and
+# out-of-bounds access (KFENCE only samples), in the direct and IOMMU set-ups.
+if wanted kasan-direct || wanted kasan-iommu; then
+	if stage "test[kasan]: build with Clang and KASAN" "$REPO/scripts/build.sh" kasan; then
+		image_dir=$BUILD-kasan
+		kasan=('KernelAddressSanitizer initialized=1')
+		wanted kasan-direct && setup kasan-direct 256M "-device edu" "" "${kasan[@]}"
+		wanted kasan-iommu && setup kasan-iommu 1G "-device intel-iommu -device edu" "intel_iommu=on" "${kasan[@]}"
+	else
+		failed=$((failed + 1)) bad=1
+		summary+=("kasan:   the Clang/KASAN build FAILED")
+	fi
+fi
 
 # The kernel's own gates on our files: checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs.
 if stage "test[gates]: checkpatch, rustfmtcheck, clippy, rustdoc, htmldocs" "$REPO/scripts/gates.sh"; then

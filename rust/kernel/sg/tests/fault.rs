@@ -111,14 +111,17 @@ mod kunit {
                 chained.absorbed,
                 vmalloc.absorbed
             );
-            // Our allocations: the entries (a page and a kmalloc chunk when chained, one chunk
-            // otherwise), the box for table and pages, the `Devres` of the mapping; unarmed,
-            // neither page nor `Devres`. Where an injected failure lands varies from run to run
-            // (kmemleak's metadata, kvmalloc's fallback to vmalloc for the list of runs, whose
-            // own allocations may fail in turn): measured 4-5 + 2-4 armed, 2 + 2 unarmed.
+            // Our allocations: the list of runs, the entries (a page and a kmalloc chunk when
+            // chained, one chunk otherwise), the box for table and pages, the `Devres` of the
+            // mapping; unarmed, neither page nor `Devres`. Each run fails one of them or one
+            // that kmemleak, KASAN or kvmalloc's fallback to vmalloc make on the way, which
+            // absorb the failure or fail in turn: how many runs end in ENOMEM varies (measured
+            // 1-6), how many runs there are does not fall below our allocations.
             let all = flags == GFP_KERNEL;
-            assert!(chained.failed + vmalloc.failed >= if all { 5 } else { 3 });
-            assert!(chained.failed >= 2 && vmalloc.failed >= 1);
+            for each in [&chained, &vmalloc] {
+                assert!(each.failed >= 1);
+                assert!(each.failed + each.absorbed >= if all { 4 } else { 3 });
+            }
             Ok(())
         })
     }
@@ -149,10 +152,6 @@ mod kunit {
                     break;
                 }
             }
-            // When armed, at least the `Devres` of the mapping.
-            if flags == GFP_KERNEL {
-                assert!(each.failed >= 1);
-            }
             pr_info!(
                 "rust_kernel_sg_fault: map() on {}{}: ENOMEM {} times, absorbed {}\n",
                 name,
@@ -160,6 +159,12 @@ mod kunit {
                 each.failed,
                 each.absorbed
             );
+            // When armed, at least the `Devres` of the mapping is failed once: ENOMEM, unless
+            // an allocation the IOMMU or KASAN made on the way took that turn (the loop ends at
+            // the first run with nothing left to fail, and their number varies).
+            if flags == GFP_KERNEL {
+                assert!(each.failed + each.absorbed >= 1);
+            }
             Ok(())
         })
     }
