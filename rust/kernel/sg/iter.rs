@@ -185,6 +185,34 @@ pub struct CpuSegment<'a> {
     _table: PhantomData<&'a bindings::sg_table>,
 }
 
+impl core::fmt::Debug for CpuSegment<'_> {
+    /// The offset and length; not the page, whose address would leak into logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CpuSegment")
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for DmaIter<'_> {
+    /// How many entries are left to walk, at most.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DmaIter")
+            .field("left", &self.0.left)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for CpuIter<'_> {
+    /// How many entries are left to walk.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CpuIter")
+            .field("left", &self.0.left)
+            .finish()
+    }
+}
+
 impl CpuSegment<'_> {
     /// Returns the `struct page` of the first page of this segment (`sg_page()`), to compare or
     /// to hand to C.

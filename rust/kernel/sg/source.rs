@@ -388,6 +388,15 @@ impl Source<'_> {
         }
     }
 
+    /// What the source is, for logs: `"owned"`, `"borrowed"` or `"borrowed, DMA only"`.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Source::Borrowed(Foreign { cpu: false, .. }) => "borrowed, DMA only",
+            Source::Borrowed(_) => "borrowed",
+            Source::Owned(_) => "owned",
+        }
+    }
+
     /// The table, if its pages are CPU memory: each entry has a page the kernel maps.
     #[inline]
     pub(super) fn cpu(&self) -> Result<NonNull<bindings::sg_table>> {

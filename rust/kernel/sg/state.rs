@@ -23,10 +23,11 @@
 //! owned or borrowed, in `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration
 //! `State::check_dma()` and the syncs `State::mapping()` with `Mapping::sync()`.
 //!
-//! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] and for a table
-//! whose entries break the device's segment limits (see [`super::limits`]). A failed mapping
-//! (`ENOMEM`, or the DMA API's error) leaves the table `Unmapped`; so does a failed `map` of a
-//! revoked table, whose dead mapping it drops first.
+//! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
+//! it does not accept, and for a table whose entries break the device's segment limits (see
+//! `limits.rs`). A failed mapping (`ENOMEM`, or the DMA API's error) leaves the table
+//! `Unmapped`; so does any failed `map` of a revoked table past the argument checks, since it
+//! drops the dead mapping first.
 //!
 //! CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
 //! table unmaps it (unless unbinding the device already did) before the table is freed.
@@ -81,7 +82,8 @@ pub enum State {
 impl State {
     /// `Unmapped` → `Managed`: maps the table `sgt()` gives (if the source lets us) for `dev`.
     ///
-    /// On `EINVAL` the state is unchanged; on any other error it is `Unmapped`.
+    /// On `EINVAL` the state is unchanged, but for a revoked mapping, which is dropped before the
+    /// source is asked for the table; on any other error it is `Unmapped`.
     ///
     /// # Safety
     ///
@@ -104,12 +106,12 @@ impl State {
         }
         match self {
             State::Unmapped => (),
-            // Dropping the dead mapping waits until unbinding has unmapped the table.
-            State::Managed(mapping) if !mapping.is_live() => (),
+            // Drop the dead mapping first: that waits until unbinding has unmapped the table,
+            // which must be over before the source readies it for a new mapping.
+            State::Managed(mapping) if !mapping.is_live() => *self = State::Unmapped,
             State::Borrowed | State::Managed(_) => return Err(EINVAL),
         }
         let sgt = sgt()?;
-        *self = State::Unmapped;
         // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
         // so the `Mapping` stored in it; the previous mapping, if any, is gone.
         *self = State::Managed(unsafe { Mapping::new(sgt, dev, dir, attrs) }?);
@@ -235,6 +237,27 @@ impl Mapping {
     #[inline]
     pub(super) fn sync_for_device(&self) -> Result {
         self.sync(bindings::dma_sync_sgtable_for_device)
+    }
+}
+
+impl core::fmt::Debug for Mapping {
+    /// The device by name, the direction, and whether the mapping is still in place.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mapping")
+            .field("device", &self.device().name())
+            .field("direction", &self.dir)
+            .field("live", &self.is_live())
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            State::Unmapped => f.write_str("Unmapped"),
+            State::Borrowed => f.write_str("Borrowed"),
+            State::Managed(mapping) => f.debug_tuple("Managed").field(mapping).finish(),
+        }
     }
 }
 

@@ -82,6 +82,36 @@ pub struct SgTable<'a> {
     size: usize,
 }
 
+impl core::fmt::Debug for SgTable<'_> {
+    /// What a driver wants in its log: where the table comes from, its state (with the device
+    /// and direction of a mapping we made), its size and entry counts. No pointer: the memory
+    /// of a table may be gone by the time someone reads the log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{page::PAGE_SIZE, sg::SgTable, str::CString};
+    ///
+    /// let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let table = SgTable::new(buf, GFP_KERNEL)?;
+    /// let text = CString::try_from_fmt(fmt!("{:?}", table))?;
+    /// let expected = "SgTable { source: \"owned\", state: Unmapped, size: 4096, orig_nents: 1, \
+    ///                 nents: None }";
+    /// assert_eq!(text.to_bytes(), expected.as_bytes());
+    /// # Ok::<(), Error>(())
+    /// ```
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SgTable")
+            .field("source", &self.source.name())
+            .field("state", &self.state)
+            .field("size", &self.size)
+            .field("orig_nents", &self.orig_nents())
+            .field("nents", &self.nents().ok())
+            .finish()
+    }
+}
+
 impl<'a> SgTable<'a> {
     /// Wraps a `struct sg_table` that someone else allocated, not mapped for DMA, whose entries
     /// are CPU memory.

@@ -750,6 +750,47 @@ mod kunit {
     }
 
     #[test]
+    fn debug_says_what_a_log_needs() -> Result {
+        use crate::str::CString;
+        /// `{:?}` of `x`, logged, and whether it holds each of `parts`.
+        fn debug_has(x: &dyn core::fmt::Debug, parts: &[&[u8]]) -> Result<bool> {
+            let text = CString::try_from_fmt(fmt!("{:?}", x))?;
+            pr_info!("rust_kernel_sg: {:?}\n", x);
+            let has = |p: &[u8]| text.to_bytes().windows(p.len()).any(|w| w == p);
+            Ok(parts.iter().all(|p| has(p)))
+        }
+        // One entry per page, whatever the allocator hands out.
+        let dev = TestDevice::with_parms(c"rust-sg-debug", &PAGE_SEGMENTS)?;
+        let mut t = SgTable::new_for_device(dev.bound(), buffer(2, 0)?, GFP_KERNEL)?;
+        t.map(dev.bound(), DataDirection::ToDevice)?;
+        assert!(debug_has(
+            &t,
+            &[
+                b"SgTable { source: \"owned\", state: Managed(Mapping { device: ",
+                b"rust-sg-debug",
+                b", direction: ToDevice, live: true }), size: 8192, ",
+                b"orig_nents: 2, nents: Some(2) }",
+            ]
+        )?);
+        // SAFETY: `t` outlives the view and keeps its table mapped (`dev` stays bound).
+        let view = unsafe { SgTable::from_raw_dma_only(t.as_raw()) }?;
+        assert!(debug_has(
+            &view,
+            &[
+                b"SgTable { source: \"borrowed, DMA only\", state: Borrowed, size: 8192, ",
+                b"orig_nents: 2, nents: Some(2) }",
+            ]
+        )?);
+        drop(view);
+        let segment = t.cpu_iter()?.next().ok_or(ENOENT)?;
+        assert!(debug_has(
+            &segment,
+            &[b"CpuSegment { offset: 0, len: 4096 }"]
+        )?);
+        Ok(())
+    }
+
+    #[test]
     fn one_vec_of_mixed_tables() -> Result {
         use DataDirection::{
             Bidirectional,
