@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make bench: builds a kernel like the test kernel but without the debugging options that
-# would dominate the timings (DMA-API debug, DEBUG_SG, kmemleak, KFENCE, fault injection),
+# make bench: builds a kernel like the test kernel but without the checkers that would
+# dominate the timings (.kunitconfig without configs/checkers.config),
 # boots it once with rust_sg_bench=full, and turns the "sg-bench:" lines into
 # results/bench.md and results/bench.svg.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_BUILD=$CACHE/build/bench-$(basename "$BUILD")
 RESULTS=${RESULTS:-$REPO/results}
 mkdir -p "$OUT" "$RESULTS" "$BENCH_BUILD"
@@ -18,11 +17,8 @@ command -v gnuplot >/dev/null || {
 		die "cannot install gnuplot-nox: run 'apt-get update' as root, then make bench again"
 }
 
-grep -vE 'DMA_API_DEBUG|DEBUG_SG|KMEMLEAK|KFENCE|FAULT_INJECTION|FAILSLAB|FAIL_PAGE_ALLOC' \
-	"$REPO/.kunitconfig" >"$OUT/bench.kunitconfig"
 stage "bench: build the benchmark kernel in $BENCH_BUILD" \
-	python3 "$KDIR/tools/testing/kunit/kunit.py" build --arch=x86_64 --build_dir="$BENCH_BUILD" \
-	--kunitconfig="$OUT/bench.kunitconfig" --jobs="$JOBS" "${MAKE_OPTS[@]/#/--make_options=}"
+	kunit_build "$BENCH_BUILD" --kunitconfig="$REPO/.kunitconfig"
 BUILD=$BENCH_BUILD MEM=2G QEMU_ARGS= stage "bench: boot with rust_sg_bench=full (a few minutes under TCG)" \
 	"$REPO/scripts/boot.sh" "$OUT/bench.log" rust_sg_bench=full kunit.filter_glob=rust_kernel_sg_bench
 python3 "$KDIR/tools/testing/kunit/kunit.py" parse "$OUT/bench.log" | grep -E 'Testing complete|FAILED' || true

@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 NOPCI=$CACHE/build/nopci-$(basename "$BUILD")
-kmake() { make -s -C "$KDIR" ARCH=x86_64 -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
 mkdir -p "$OUT"
 bad=0
 

@@ -6,10 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 OURS='rust/kernel/sg|samples/rust/rust_sg'
 DOCS='Documentation/rust/sg'
-kmake() { make -s -C "$KDIR" O="$BUILD" ARCH=x86_64 -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
 
 # check NAME LOG: fails if LOG has a warning or error pointing at our files.
 check() {
@@ -25,7 +23,7 @@ check() {
 logged() {
 	local name=$1
 	shift
-	kmake "$@" >"$OUT/$name.log" 2>&1 || { tail -30 "$OUT/$name.log"; die "$name failed (log: $OUT/$name.log)"; }
+	kmake O="$BUILD" "$@" >"$OUT/$name.log" 2>&1 || { tail -30 "$OUT/$name.log"; die "$name failed (log: $OUT/$name.log)"; }
 	check "$name" "$OUT/$name.log"
 }
 

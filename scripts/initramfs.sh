@@ -3,7 +3,6 @@
 # Packs qemu/init and a static busybox into $CACHE/initramfs.cpio.gz for the test VM.
 . "$(dirname "$0")/lib.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 out=$CACHE/initramfs.cpio.gz
 busybox=/bin/busybox
 [ -x "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||

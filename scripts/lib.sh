@@ -5,6 +5,8 @@
 set -euo pipefail
 
 : "${CACHE:?CACHE is not set (run through the top-level Makefile)}"
+# The repository: the folder above scripts/.
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

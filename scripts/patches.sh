@@ -8,7 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 SERIES=$CACHE/series/linux-$KERNEL
 tarball=$CACHE/src/linux-source-$KERNEL.tar.xz
 stamp=$CACHE/src/linux-$KERNEL/.kernel-sg-source

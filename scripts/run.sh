@@ -4,7 +4,6 @@
 # what kernel::sg did: the rust_sg sample's report, its unbind and rebind, and the KUnit verdict.
 . "$(dirname "$0")/lib.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 log=$OUT/run.log
 # Without an IOMMU, edu's 28-bit DMA mask must reach all of RAM: 256 MiB (as in make test).
 if [ "${IOMMU:-0}" = 1 ]; then

@@ -4,7 +4,6 @@
 # results.py and ends with the one line CI reads: "N passed, N failed".
 . "$(dirname "$0")/lib.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 KUNIT=$KDIR/tools/testing/kunit/kunit.py
 # What every boot must show: our suites and the doctests ran, the fault-injection suite again
 # from qemu/init with fault injection armed; the sample did its round trip at probe and again
@@ -26,15 +25,11 @@ passed=0 failed=0 bad=0
 summary=()
 
 # parse NAME: kunit.py's own reading of the console log, as text and JSON; the suite qemu/init
-# runs again after boot prints a KTAP run of its own, read on its own.
+# runs again after boot is read from the results KUnit keeps in debugfs, which qemu/init prints
+# with a prefix of its own.
 parse() {
 	python3 "$KUNIT" parse --json="$OUT/$1.json" "$OUT/$1.log" >"$OUT/$1.kunit.txt"
-	# A suite run on its own prints its KTAP indented as a subtest: frame it as a run of one.
-	{
-		printf 'KTAP version 1\n1..1\n'
-		sed -n '/kernel-sg: kunit run again begin/,/kernel-sg: kunit run again end/{s/^\[ *[0-9.]*\] //;p}' \
-			"$OUT/$1.log"
-	} >"$OUT/$1.again.log"
+	sed -n 's/^kunit-results: //p' "$OUT/$1.log" >"$OUT/$1.again.log"
 	python3 "$KUNIT" parse --json="$OUT/$1.again.json" "$OUT/$1.again.log" >"$OUT/$1.again.kunit.txt"
 }
 
