@@ -23,8 +23,10 @@
 //! Transitions ([`SgTable::map`], [`SgTable::unmap`]) and the operations that need a mapping
 //! ([`SgTable::dma_iter`], [`SgTable::sync_for_cpu`], [`SgTable::sync_for_device`]) check the
 //! state when called and return `EINVAL`, changing nothing, when it does not allow them. A
-//! mapping we made is kept in a [`Devres`](crate::devres::Devres): it never outlives the
-//! binding of its device to the driver.
+//! mapping we made never outlives the binding of its device to the driver: either the table
+//! borrows the `&'a Device<Bound>` for its lifetime ([`SgTable::map_bound`], free of cost), or
+//! the mapping is kept in a [`Devres`](crate::devres::Devres) ([`SgTable::map`], for a table
+//! that may outlive the binding).
 //!
 //! The CPU may read a table ([`SgTable::cpu_iter`], [`SgTable::read_at`]) unless it was wrapped
 //! as DMA-only ([`SgTable::from_raw_dma_only`]: peer-to-peer or VRAM segments without CPU

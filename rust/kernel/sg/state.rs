@@ -18,10 +18,17 @@
 //! | [`State::Managed`]    | `EINVAL`           | `Unmapped` | `Ok`          | `Ok`     |
 //! | `Managed`, revoked    | `Managed`          | `Unmapped` | `ENODEV`      | `ENODEV` |
 //!
+//! `map` is either of the two kinds of [`Mapping`]: a devres mapping
+//! ([`SgTable::map`](super::SgTable::map)) or a lifetime-bound one
+//! ([`SgTable::map_bound`](super::SgTable::map_bound)); both lead to `Managed`, where the table
+//! behaves the same. Only a devres mapping can be revoked (by unbinding its device while the
+//! table lives on); a lifetime-bound one cannot outlive the binding.
+//!
 //! The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
-//! and checks every cell. Here, the `map` column is `State::map()` (with the source's part,
-//! owned or borrowed, in `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration
-//! `State::check_dma()` and the syncs `State::mapping()` with `Mapping::sync()`.
+//! `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
+//! column is `State::map()` (with the source's part, owned or borrowed, in
+//! `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration `State::check_dma()` and the
+//! syncs `State::mapping()` with `Mapping::sync()`.
 //!
 //! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
 //! it does not accept, and for a table whose entries break the device's segment limits (see
@@ -32,9 +39,11 @@
 //! CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
 //! table unmaps it (unless unbinding the device already did) before the table is freed.
 //!
-//! Calls that may sleep say so, and call [`might_sleep`]: `map` (the [`Devres`] is allocated
-//! with `GFP_KERNEL`), `unmap` and dropping a `Managed` table (they wait for an unbinding that
-//! is revoking the mapping).
+//! Calls that may sleep say so, and call [`might_sleep`]: a devres `map` (the [`Devres`] is
+//! allocated with `GFP_KERNEL`), and the `unmap` or drop of a devres mapping (they wait for an
+//! unbinding that is revoking the mapping). A lifetime-bound mapping allocates nothing and
+//! waits for nothing: mapping, syncing and unmapping it are as atomic as the DMA API calls
+//! themselves.
 //!
 //! [`Source::Owned`]: super::source::Source::Owned
 //! [`Source::Borrowed`]: super::source::Source::Borrowed
@@ -59,28 +68,54 @@ use crate::{
 use core::ptr::NonNull;
 
 /// The attributes [`SgTable::map_with_attrs`](super::SgTable::map_with_attrs) accepts.
-// CAST: The `DMA_ATTR_*` constants are small bit flags.
-const MAP_ATTRS: c_ulong = (bindings::DMA_ATTR_WEAK_ORDERING
+const MAP_ATTRS: u32 = bindings::DMA_ATTR_WEAK_ORDERING
     | bindings::DMA_ATTR_SKIP_CPU_SYNC
     | bindings::DMA_ATTR_NO_WARN
-    | bindings::DMA_ATTR_PRIVILEGED) as c_ulong;
+    | bindings::DMA_ATTR_PRIVILEGED;
+
+/// Attributes as the DMA API takes them.
+#[inline]
+fn raw_attrs(attrs: u32) -> c_ulong {
+    // CAST: A `u32` fits in an `unsigned long` on every architecture Linux supports.
+    attrs as c_ulong
+}
 
 /// The mapping state of an [`SgTable`](super::SgTable).
-pub enum State {
+///
+/// `'a` is the lifetime of the table: a lifetime-bound mapping holds its device for `'a`.
+pub enum State<'a> {
     /// Not mapped for DMA: only CPU iteration is possible.
     Unmapped,
     /// Mapped for DMA by the table's owner, not by us: DMA iteration is possible, but unmapping
     /// and syncing stay the owner's business.
     Borrowed,
     /// Mapped by us for one device and direction; unmapped again by [`SgTable::unmap`], on drop
-    /// or when the device is unbound from its driver, whichever comes first.
+    /// or, for a devres mapping, when the device is unbound from its driver, whichever comes
+    /// first.
     ///
     /// [`SgTable::unmap`]: super::SgTable::unmap
-    Managed(Mapping),
+    Managed(Mapping<'a>),
 }
 
-impl State {
-    /// `Unmapped` → `Managed`: maps the table `sgt()` gives (if the source lets us) for `dev`.
+/// The device to map a table for, and what keeps the mapping from outliving its binding.
+pub(super) enum Keep<'d, 'a> {
+    /// A [`Devres`]: the mapping is revoked when the device is unbound.
+    Devres(&'d Device<Bound>),
+    /// The lifetime `'a` of the table, during which the device stays bound.
+    Lifetime(&'a Device<Bound>),
+}
+
+impl Keep<'_, '_> {
+    fn device(&self) -> &Device<Bound> {
+        match self {
+            Keep::Devres(dev) | Keep::Lifetime(dev) => dev,
+        }
+    }
+}
+
+impl<'a> State<'a> {
+    /// `Unmapped` → `Managed`: maps the table `sgt()` gives (if the source lets us) for the
+    /// device of `keep`.
     ///
     /// On `EINVAL` the state is unchanged, but for a revoked mapping, which is dropped before the
     /// source is asked for the table; on any other error it is `Unmapped`.
@@ -89,11 +124,11 @@ impl State {
     ///
     /// A table `sgt()` returns points to an initialised `struct sg_table` that nobody else maps,
     /// unmaps or changes while it is mapped, and that stays valid until this state is dropped
-    /// or left.
+    /// or left; it is the table the other calls on this state are given.
     pub(super) unsafe fn map(
         &mut self,
-        sgt: impl FnOnce() -> Result<NonNull<bindings::sg_table>>,
-        dev: &Device<Bound>,
+        sgt: impl FnOnce(&Device<Bound>) -> Result<NonNull<bindings::sg_table>>,
+        keep: Keep<'_, 'a>,
         dir: DataDirection,
         attrs: c_ulong,
     ) -> Result {
@@ -101,36 +136,52 @@ impl State {
         // those that change how, not what, is mapped: `DMA_ATTR_MMIO` would hand RAM to the
         // device as MMIO (no bus offset, no bouncing, no cache maintenance), and the allocation
         // attributes mean nothing here.
-        if dir == DataDirection::None || attrs & !MAP_ATTRS != 0 {
+        if dir == DataDirection::None || attrs & !raw_attrs(MAP_ATTRS) != 0 {
             return Err(EINVAL);
         }
+        // CAST: Checked just above: only bits of `MAP_ATTRS`, a `u32`, are set.
+        let attrs = attrs as u32;
         match self {
             State::Unmapped => (),
             // Drop the dead mapping first: that waits until unbinding has unmapped the table,
-            // which must be over before the source readies it for a new mapping.
+            // which must be over before the source readies it for a new mapping. (Only a devres
+            // mapping can be dead, and it needs no table to go.)
             State::Managed(mapping) if !mapping.is_live() => *self = State::Unmapped,
             State::Borrowed | State::Managed(_) => return Err(EINVAL),
         }
-        let sgt = sgt()?;
+        let sgt = sgt(keep.device())?;
         // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
-        // so the `Mapping` stored in it; the previous mapping, if any, is gone.
-        *self = State::Managed(unsafe { Mapping::new(sgt, dev, dir, attrs) }?);
+        // so the `Mapping` stored in it, and that it is the table `unmap()` will be given; the
+        // previous mapping, if any, is gone.
+        *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, attrs) }?);
         Ok(())
     }
 
-    /// `Managed` → `Unmapped`: unmaps (unless unbinding the device already did).
-    pub(super) fn unmap(&mut self) -> Result {
-        match self {
-            // Dropping the `Mapping` unmaps it.
-            State::Managed(_) => {
-                *self = State::Unmapped;
+    /// `Managed` → `Unmapped`: unmaps `sgt` (unless unbinding the device already did).
+    ///
+    /// Calls [`might_sleep`] for a devres mapping: dropping it waits for an unbinding that is
+    /// revoking it.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table [`State::map`] mapped.
+    #[track_caller]
+    pub(super) unsafe fn unmap(&mut self, sgt: NonNull<bindings::sg_table>) -> Result {
+        match core::mem::replace(self, State::Unmapped) {
+            State::Managed(mapping) => {
+                // SAFETY: `sgt` is the table `mapping` mapped, by the safety requirements.
+                unsafe { mapping.unmap(sgt) };
                 Ok(())
             }
-            State::Unmapped | State::Borrowed => Err(EINVAL),
+            unchanged => {
+                *self = unchanged;
+                Err(EINVAL)
+            }
         }
     }
 
     /// Checks that the DMA addresses of the table may be read.
+    #[inline]
     pub(super) fn check_dma(&self) -> Result {
         match self {
             State::Borrowed => Ok(()),
@@ -141,7 +192,8 @@ impl State {
     }
 
     /// Returns the mapping we made, for syncs.
-    pub(super) fn mapping(&self) -> Result<&Mapping> {
+    #[inline]
+    pub(super) fn mapping(&self) -> Result<&Mapping<'a>> {
         match self {
             State::Managed(mapping) => Ok(mapping),
             State::Unmapped | State::Borrowed => Err(EINVAL),
@@ -149,6 +201,7 @@ impl State {
     }
 
     /// Returns whether the table is mapped for DMA right now (DMA iteration would succeed).
+    #[inline]
     pub fn is_mapped(&self) -> bool {
         self.check_dma().is_ok()
     }
@@ -156,34 +209,85 @@ impl State {
 
 /// A DMA mapping of an [`SgTable`](super::SgTable) that we made, for one device and direction.
 ///
-/// The mapping is kept in a [`Devres`], so that it is released when the device is unbound from
-/// its driver even if the table lives on; after that, syncs and DMA iteration return `ENODEV`.
-pub struct Mapping {
-    dma: Devres<MappedSgt>,
+/// Two kinds keep it from outliving the binding of its device to the driver:
+///
+/// - a devres mapping ([`SgTable::map`](super::SgTable::map)) is kept in a [`Devres`], which
+///   unmaps it when the device is unbound even if the table lives on; after that, syncs and DMA
+///   iteration return `ENODEV`. It costs an allocation per mapping and a check per use, and
+///   works for a table of any lifetime, `'static` included.
+/// - a lifetime-bound mapping ([`SgTable::map_bound`](super::SgTable::map_bound)) borrows the
+///   `&'a Device<Bound>` for the lifetime `'a` of the table, during which the device cannot be
+///   unbound: it needs neither allocation nor check.
+///
+/// # Invariants
+///
+/// For a lifetime-bound mapping (`kind` is `Kind::Lifetime(dev)`), the table it was made for is
+/// mapped for `dev`, `dir` and `attrs` until its `unmap()` is called with it; `dev` stays
+/// bound for `'a`.
+pub struct Mapping<'a> {
+    kind: Kind<'a>,
     dir: DataDirection,
+    attrs: u32,
 }
 
-impl Mapping {
-    /// Maps `sgt` for `dev`.
+/// What keeps a [`Mapping`] from outliving the binding of its device.
+enum Kind<'a> {
+    /// The mapping is in a [`Devres`]: dropping it unmaps, unless unbinding did already.
+    Devres(Devres<MappedSgt>),
+    /// The device is bound for `'a`. Only [`Mapping::unmap`] unmaps: the mapping does not keep
+    /// a pointer to its table, which keeps [`SgTable`](super::SgTable) at 64 bytes.
+    Lifetime(&'a Device<Bound>),
+}
+
+impl<'a> Mapping<'a> {
+    /// Maps `sgt` for the device of `keep`.
     ///
     /// # Safety
     ///
     /// `sgt` points to an initialised `struct sg_table` that stays valid for the lifetime of the
-    /// returned [`Mapping`], and that nobody else maps, unmaps or changes while it is mapped.
+    /// returned [`Mapping`], that nobody else maps, unmaps or changes while it is mapped, and
+    /// that [`Mapping::unmap`] and the syncs will be given.
     unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
-        dev: &Device<Bound>,
+        keep: Keep<'_, 'a>,
         dir: DataDirection,
-        attrs: c_ulong,
+        attrs: u32,
     ) -> Result<Self> {
-        // Map first: a failed `dma_map_sgtable()` then allocates nothing. If `Devres::new()`
-        // fails, the `MappedSgt` is dropped, which unmaps again.
-        //
-        // SAFETY: Guaranteed by the safety requirements of this function; the `Devres` is part of
-        // `Self`.
-        let mapped = unsafe { MappedSgt::new(sgt, dev, dir, attrs) }?;
-        let dma = Devres::new::<core::convert::Infallible>(dev, mapped)?;
-        Ok(Self { dma, dir })
+        let kind = match keep {
+            Keep::Devres(dev) => {
+                // Map first: a failed `dma_map_sgtable()` then allocates nothing. If
+                // `Devres::new()` fails, the `MappedSgt` is dropped, which unmaps again.
+                //
+                // SAFETY: Guaranteed by the safety requirements of this function; the `Devres` is
+                // part of `Self`.
+                let mapped = unsafe { MappedSgt::new(sgt, dev, dir, attrs) }?;
+                Kind::Devres(Devres::new::<core::convert::Infallible>(dev, mapped)?)
+            }
+            Keep::Lifetime(dev) => {
+                // SAFETY: Guaranteed by the safety requirements of this function.
+                unsafe { map_sgtable(sgt, dev, dir, attrs) }?;
+                // INVARIANT: `sgt` was just mapped for `dev`, `dir` and `attrs`; `dev` is bound
+                // for `'a`, as `&'a Device<Bound>` promises.
+                Kind::Lifetime(dev)
+            }
+        };
+        Ok(Self { kind, dir, attrs })
+    }
+
+    /// Unmaps the table: a lifetime-bound mapping here, a devres mapping by dropping it.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table this mapping was made for.
+    #[track_caller]
+    unsafe fn unmap(self, sgt: NonNull<bindings::sg_table>) {
+        match self.kind {
+            // SAFETY: By the type invariants, `sgt` (the table this mapping was made for, by the
+            // safety requirements) is mapped for `dev`, `dir` and `attrs`, and `dev` is bound.
+            Kind::Lifetime(dev) => unsafe { unmap_sgtable(sgt, dev, self.dir, self.attrs) },
+            // Dropping the `Devres` waits for an unbinding that is revoking it.
+            Kind::Devres(_) => might_sleep(),
+        }
     }
 
     /// Returns the direction the table is mapped for.
@@ -195,63 +299,104 @@ impl Mapping {
     /// Returns the device the table is mapped for.
     #[inline]
     pub fn device(&self) -> &Device {
-        self.dma.device()
+        match &self.kind {
+            Kind::Devres(dma) => dma.device(),
+            Kind::Lifetime(dev) => dev,
+        }
     }
 
-    /// Returns whether the mapping is still in place, i.e. the device has not been unbound.
+    /// Returns whether the mapping is kept in a [`Devres`] (made by
+    /// [`SgTable::map`](super::SgTable::map)) rather than bound by a lifetime (made by
+    /// [`SgTable::map_bound`](super::SgTable::map_bound)).
+    #[inline]
+    pub fn is_devres(&self) -> bool {
+        matches!(self.kind, Kind::Devres(_))
+    }
+
+    /// Returns whether the mapping is still in place: always for a lifetime-bound mapping; for
+    /// a devres mapping, as long as the device has not been unbound.
     #[inline]
     pub fn is_live(&self) -> bool {
-        self.dma.try_access_with(|_| ()).is_some()
+        match &self.kind {
+            Kind::Devres(dma) => dma.try_access_with(|_| ()).is_some(),
+            Kind::Lifetime(_) => true,
+        }
     }
 
-    /// Calls `dma_sync_sgtable_for_cpu()` or `dma_sync_sgtable_for_device()` while the mapping
-    /// can't be revoked.
-    fn sync(
+    /// Calls `dma_sync_sgtable_for_cpu()` or `dma_sync_sgtable_for_device()` on `sgt` while the
+    /// mapping can't be revoked.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table this mapping was made for.
+    unsafe fn sync(
         &self,
+        sgt: NonNull<bindings::sg_table>,
         f: unsafe extern "C" fn(
             *mut bindings::device,
             *mut bindings::sg_table,
             bindings::dma_data_direction,
         ),
     ) -> Result {
-        self.dma
-            .try_access_with(|m| {
-                // SAFETY:
-                // - `m.dev` is the device and `m.dir` the direction `m.sgt` is mapped with.
-                // - `m.sgt` is valid and mapped by the type invariants of `MappedSgt`, and stays
-                //   mapped while `try_access_with()` holds off revocation; syncs don't sleep.
-                unsafe { f(m.dev.as_raw(), m.sgt.as_ptr(), m.dir.into()) }
-            })
-            .ok_or(ENODEV)
+        match &self.kind {
+            Kind::Devres(dma) => dma
+                .try_access_with(|m| {
+                    // SAFETY:
+                    // - `m.dev` is the device and `m.dir` the direction `m.sgt` is mapped with.
+                    // - `m.sgt` is valid and mapped by the type invariants of `MappedSgt`, and
+                    //   stays mapped while `try_access_with()` holds off revocation; syncs don't
+                    //   sleep.
+                    unsafe { f(m.dev.as_raw(), m.sgt.as_ptr(), m.dir.into()) }
+                })
+                .ok_or(ENODEV),
+            Kind::Lifetime(dev) => {
+                // SAFETY: By the type invariants, `sgt` (the table this mapping was made for, by
+                // the safety requirements) is mapped for `dev` and `self.dir` and stays so while
+                // `self` lives, and `dev` is bound.
+                unsafe { f(dev.as_raw(), sgt.as_ptr(), self.dir.into()) };
+                Ok(())
+            }
+        }
     }
 
     /// Gives the buffer back to the CPU: see
     /// [`SgTable::sync_for_cpu`](super::SgTable::sync_for_cpu).
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table this mapping was made for.
     #[inline]
-    pub(super) fn sync_for_cpu(&self) -> Result {
-        self.sync(bindings::dma_sync_sgtable_for_cpu)
+    pub(super) unsafe fn sync_for_cpu(&self, sgt: NonNull<bindings::sg_table>) -> Result {
+        // SAFETY: By the safety requirements.
+        unsafe { self.sync(sgt, bindings::dma_sync_sgtable_for_cpu) }
     }
 
     /// Gives the buffer to the device: see
     /// [`SgTable::sync_for_device`](super::SgTable::sync_for_device).
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table this mapping was made for.
     #[inline]
-    pub(super) fn sync_for_device(&self) -> Result {
-        self.sync(bindings::dma_sync_sgtable_for_device)
+    pub(super) unsafe fn sync_for_device(&self, sgt: NonNull<bindings::sg_table>) -> Result {
+        // SAFETY: By the safety requirements.
+        unsafe { self.sync(sgt, bindings::dma_sync_sgtable_for_device) }
     }
 }
 
-impl core::fmt::Debug for Mapping {
-    /// The device by name, the direction, and whether the mapping is still in place.
+impl core::fmt::Debug for Mapping<'_> {
+    /// The device by name, the direction, the kind, and whether the mapping is still in place.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mapping")
             .field("device", &self.device().name())
             .field("direction", &self.dir)
+            .field("devres", &self.is_devres())
             .field("live", &self.is_live())
             .finish()
     }
 }
 
-impl core::fmt::Debug for State {
+impl core::fmt::Debug for State<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             State::Unmapped => f.write_str("Unmapped"),
@@ -261,14 +406,64 @@ impl core::fmt::Debug for State {
     }
 }
 
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // Dropping the `Devres` waits for an unbinding that is revoking it.
-        might_sleep();
-    }
+/// Maps `sgt` for `dev` (`dma_map_sgtable()`), then checks what the device got: at least one
+/// segment, each within the device's limits. Unmaps again if not.
+///
+/// # Safety
+///
+/// `sgt` points to an initialised `struct sg_table` that is ours to map: nobody else maps,
+/// unmaps or changes it while it is mapped.
+unsafe fn map_sgtable(
+    sgt: NonNull<bindings::sg_table>,
+    dev: &Device<Bound>,
+    dir: DataDirection,
+    attrs: u32,
+) -> Result {
+    // SAFETY:
+    // - `dev.as_raw()` is a valid device, bound to its driver for the duration of this call.
+    // - `sgt` is a valid `struct sg_table` that is ours to map, by the safety requirements.
+    to_result(unsafe {
+        bindings::dma_map_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), raw_attrs(attrs))
+    })?;
+    // A device without a DMA mask "maps" nothing and returns success (with a warning). And what
+    // the device gets must keep to its limits whatever the path: dma-direct hands it each entry
+    // as it is, shifted by the bus offset, which need not keep boundaries.
+    //
+    // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`.
+    let err = if unsafe { (*sgt.as_ptr()).nents } == 0 {
+        EIO
+    } else {
+        let limits = Limits::of(dev);
+        // SAFETY: `sgt` is valid and mapped.
+        if unsafe { DmaIter::new(sgt) }.all(|seg| limits.allow(seg.dma_address(), seg.dma_len())) {
+            return Ok(());
+        }
+        EINVAL
+    };
+    // SAFETY: `sgt` was just mapped for `dev`, `dir` and `attrs`.
+    unsafe { unmap_sgtable(sgt, dev, dir, attrs) };
+    Err(err)
 }
 
-/// A `struct sg_table` mapped for DMA; dropping it unmaps it.
+/// Unmaps `sgt` (`dma_unmap_sgtable()`, which unmaps its `orig_nents` entries).
+///
+/// # Safety
+///
+/// `sgt` points to a valid `struct sg_table` mapped for `dev`, `dir` and `attrs`, and `dev` is
+/// still bound (or being unbound, before its DMA state is torn down).
+unsafe fn unmap_sgtable(
+    sgt: NonNull<bindings::sg_table>,
+    dev: &Device,
+    dir: DataDirection,
+    attrs: u32,
+) {
+    // SAFETY: By the safety requirements.
+    unsafe {
+        bindings::dma_unmap_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), raw_attrs(attrs))
+    };
+}
+
+/// A `struct sg_table` mapped for DMA; dropping it unmaps it. What a devres mapping keeps.
 ///
 /// # Invariants
 ///
@@ -278,7 +473,7 @@ struct MappedSgt {
     sgt: NonNull<bindings::sg_table>,
     dev: ARef<Device>,
     dir: DataDirection,
-    attrs: c_ulong,
+    attrs: u32,
 }
 
 // SAFETY: `MappedSgt` only calls the DMA API on the table, which may be done from any task; the
@@ -300,39 +495,18 @@ impl MappedSgt {
         sgt: NonNull<bindings::sg_table>,
         dev: &Device<Bound>,
         dir: DataDirection,
-        attrs: c_ulong,
+        attrs: u32,
     ) -> Result<Self> {
-        // SAFETY:
-        // - `dev.as_raw()` is a valid device, bound to its driver for the duration of this call.
-        // - `sgt` is a valid `struct sg_table` that is ours to map, by the safety requirements.
-        to_result(unsafe {
-            bindings::dma_map_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), attrs)
-        })?;
-
-        // A device without a DMA mask "maps" nothing and returns success (with a warning).
-        //
-        // INVARIANT: `sgt` is valid by the safety requirements and was just mapped for `dev`,
-        // `dir` and `attrs`; if `nents` is 0 or a segment breaks the limits, `mapped` is dropped
-        // below, which unmaps.
-        let mapped = Self {
+        // SAFETY: By the safety requirements.
+        unsafe { map_sgtable(sgt, dev, dir, attrs) }?;
+        // INVARIANT: `sgt` is valid by the safety requirements, and was just mapped for `dev`,
+        // `dir` and `attrs`, with segments (`map_sgtable()`).
+        Ok(Self {
             sgt,
             dev: dev.into(),
             dir,
             attrs,
-        };
-
-        // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`.
-        if unsafe { (*sgt.as_ptr()).nents } == 0 {
-            return Err(EIO);
-        }
-        // What the device gets must keep to its limits whatever the path: dma-direct hands it
-        // each entry as it is, shifted by the bus offset, which need not keep boundaries.
-        let limits = Limits::of(dev);
-        // SAFETY: `sgt` is valid and mapped, and stays so while `mapped` lives.
-        if !unsafe { DmaIter::new(sgt) }.all(|seg| limits.allow(seg.dma_address(), seg.dma_len())) {
-            return Err(EINVAL);
-        }
-        Ok(mapped)
+        })
     }
 }
 
@@ -340,16 +514,9 @@ impl Drop for MappedSgt {
     fn drop(&mut self) {
         // SAFETY:
         // - `self.sgt` is valid and mapped for `self.dev`, `self.dir` and `self.attrs` by the
-        //   type invariants; `dma_unmap_sgtable()` unmaps its `orig_nents` entries.
+        //   type invariants.
         // - The drop runs either from `Devres` while the device is still bound, or at device
         //   unbind, before the device's DMA state is torn down.
-        unsafe {
-            bindings::dma_unmap_sgtable(
-                self.dev.as_raw(),
-                self.sgt.as_ptr(),
-                self.dir.into(),
-                self.attrs,
-            )
-        };
+        unsafe { unmap_sgtable(self.sgt, &self.dev, self.dir, self.attrs) };
     }
 }

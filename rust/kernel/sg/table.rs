@@ -16,7 +16,10 @@ use super::{
         Pages,
         Source, //
     },
-    state::State,
+    state::{
+        Keep,
+        State, //
+    },
 };
 use crate::{
     alloc::Flags,
@@ -44,14 +47,26 @@ use core::ptr::NonNull;
 ///
 /// Dropping an [`SgTable`] unmaps it if we mapped it (with the same device, direction,
 /// attributes and `orig_nents`), then frees the `struct sg_table` if we allocated it, then
-/// releases the pages. Dropping a table we mapped may sleep.
+/// releases the pages. Dropping a table with a devres mapping may sleep.
+///
+/// A table we map holds its mapping in one of two ways (see [`Mapping`](super::Mapping)):
+///
+/// - [`SgTable::map`] keeps it in a [`Devres`](crate::devres::Devres), for a table that may
+///   outlive the binding of its device (a `SgTable<'static>` in an `Arc`, a work item, a
+///   global): unbinding unmaps it. It allocates, may sleep, and checks at each use that the
+///   device is still bound.
+/// - [`SgTable::map_bound`] borrows the `&'a Device<Bound>` for the table's lifetime `'a`, for a
+///   table kept in the driver's data of the binding (`Data<'bound>`) or on the stack: the
+///   borrow checker proves that the table, and so the mapping, goes before the binding. It
+///   allocates nothing, never sleeps, and costs what `dma_map_sgtable()` costs.
 ///
 /// # Invariants
 ///
 /// - `source` gives a `struct sg_table` that stays valid while `self` lives, and that nobody but
 ///   `state` maps, unmaps or changes meanwhile.
 /// - If `state` is [`State::Borrowed`], the table is mapped for DMA (by its owner) while `self`
-///   lives; if it is [`State::Managed`], it is mapped by the mapping held there, unless revoked.
+///   lives; if it is [`State::Managed`], it is mapped by the mapping held there, unless revoked,
+///   and `source.as_raw()` is the table that mapping was made for.
 /// - `size` is the sum of the lengths of the `orig_nents` entries (the CPU view) or, for a table
 ///   without CPU view, of its DMA segments.
 ///
@@ -75,9 +90,9 @@ use core::ptr::NonNull;
 /// # Ok::<(), Error>(())
 /// ```
 pub struct SgTable<'a> {
-    // Note: Drop order matters; `state` is declared first so that a mapping we made is unmapped
-    // before `source` frees the `struct sg_table` and releases its pages.
-    state: State,
+    // Note: Drop order matters; `Drop` unmaps a mapping we made, then `source` frees the
+    // `struct sg_table` and releases its pages.
+    state: State<'a>,
     source: Source<'a>,
     size: usize,
 }
@@ -109,6 +124,18 @@ impl core::fmt::Debug for SgTable<'_> {
             .field("orig_nents", &self.orig_nents())
             .field("nents", &self.nents().ok())
             .finish()
+    }
+}
+
+// One table, whatever its origin and state, in one cache line.
+const _: () = assert!(core::mem::size_of::<SgTable<'static>>() <= 64);
+
+impl Drop for SgTable<'_> {
+    fn drop(&mut self) {
+        // A table not mapped by us has nothing to unmap.
+        //
+        // SAFETY: `source` gives the table `state` mapped (type invariants).
+        let _ = unsafe { self.state.unmap(self.source.as_raw()) };
     }
 }
 
@@ -202,7 +229,7 @@ impl<'a> SgTable<'a> {
     unsafe fn foreign(
         sgt: *mut bindings::sg_table,
         owner: Option<KBox<dyn Send + Sync>>,
-        state: State,
+        state: State<'a>,
         cpu: bool,
     ) -> Result<Self> {
         let sgt = NonNull::new(sgt).ok_or(EINVAL)?;
@@ -319,7 +346,7 @@ impl SgTable<'static> {
     unsafe fn owned_by<O: Send + Sync + 'static>(
         owner: O,
         table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        state: State,
+        state: State<'static>,
         cpu: bool,
         flags: Flags,
     ) -> Result<Self> {
@@ -362,7 +389,8 @@ impl SgTable<'static> {
     }
 
     /// Builds a table over `pages` for `dev` and maps it: [`SgTable::new_for_device`] with
-    /// `flags`, then [`SgTable::map`]. This is the common driver path.
+    /// `flags`, then [`SgTable::map`]. The common driver path for a table that may outlive the
+    /// binding of `dev`; for one that does not, [`SgTable::new_mapped_bound`] costs less.
     ///
     /// Sleeps: the mapping allocates with `GFP_KERNEL` (see [`SgTable::map`]) whatever `flags`
     /// say, which apply to the table.
@@ -411,9 +439,104 @@ impl SgTable<'static> {
     }
 }
 
-impl SgTable<'_> {
-    /// Maps the table for DMA by `dev` in direction `dir`: [`State::Unmapped`] →
-    /// [`State::Managed`] (`dma_map_sgtable()`, without attributes).
+impl<'a> SgTable<'a> {
+    /// Builds a table over `pages` for `dev` and maps it for the lifetime of the table:
+    /// [`SgTable::new_for_device`] with `flags`, then [`SgTable::map_bound`]. The common driver
+    /// path for a table kept in the driver's data of the binding.
+    ///
+    /// Allocates the table with `flags`, and nothing for the mapping: with `GFP_ATOMIC` (or
+    /// `GFP_NOWAIT`), it does not sleep.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::new_for_device`] and [`SgTable::map_bound`]; on error nothing stays
+    /// mapped or allocated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::device::{Bound, Device};
+    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// /// What a driver keeps for one binding of its device.
+    /// struct Firmware<'bound> {
+    ///     image: SgTable<'bound>,
+    /// }
+    ///
+    /// # fn test(dev: &Device<Bound>) -> Result {
+    /// let mut image = VVec::<u8>::with_capacity(8 * PAGE_SIZE, GFP_KERNEL)?;
+    /// image.resize(8 * PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let fw = Firmware {
+    ///     image: SgTable::new_mapped_bound(dev, image, DataDirection::ToDevice, GFP_KERNEL)?,
+    /// };
+    /// assert!(fw.image.is_mapped());
+    /// # Ok::<(), Error>(()) }
+    /// ```
+    pub fn new_mapped_bound(
+        dev: &'a Device<Bound>,
+        pages: impl Pages,
+        dir: DataDirection,
+        flags: Flags,
+    ) -> Result<Self> {
+        let mut table = SgTable::new_for_device(dev, pages, flags)?;
+        table.map_bound(dev, dir)?;
+        Ok(table)
+    }
+
+    /// Maps the table for DMA by `dev` in direction `dir`, for as long as the table lives:
+    /// [`State::Unmapped`] → [`State::Managed`] (`dma_map_sgtable()`, without attributes).
+    ///
+    /// The table borrows `dev` for its lifetime `'a`, during which the device stays bound: a
+    /// table in the driver's data of the binding (`Data<'bound>`, with `dev` from `probe()`) or
+    /// on the stack. The mapping lasts until [`SgTable::unmap`] or the drop of the table. It
+    /// allocates nothing and does not sleep (as far as the DMA API does not: an IOMMU allocates
+    /// its page tables with `GFP_ATOMIC`). For a table that must outlive the binding (an
+    /// `SgTable<'static>`), use [`SgTable::map`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::map`], but for the `ENOMEM` of keeping the mapping, which this does not
+    /// allocate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::device::{Bound, Device};
+    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// # fn test(dev: &Device<Bound>) -> Result {
+    /// let mut buf = VVec::<u8>::with_capacity(4 * PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(4 * PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let mut table = SgTable::new_for_device(dev, buf, GFP_KERNEL)?;
+    ///
+    /// table.map_bound(dev, DataDirection::FromDevice)?;
+    /// assert_eq!(table.map_bound(dev, DataDirection::FromDevice), Err(EINVAL));
+    /// table.sync_for_cpu()?;
+    /// table.unmap()?;
+    /// assert_eq!(table.sync_for_cpu(), Err(EINVAL));
+    /// # Ok::<(), Error>(()) }
+    /// ```
+    pub fn map_bound(&mut self, dev: &'a Device<Bound>, dir: DataDirection) -> Result {
+        self.map_raw(Keep::Lifetime(dev), dir, 0)
+    }
+
+    /// Maps the table like [`SgTable::map_bound`], with DMA attributes, which unmapping then uses
+    /// too. The attributes accepted are those of [`SgTable::map_with_attrs`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::map_bound`].
+    pub fn map_bound_with_attrs(
+        &mut self,
+        dev: &'a Device<Bound>,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result {
+        self.map_raw(Keep::Lifetime(dev), dir, attrs.as_raw())
+    }
+
+    /// Maps the table for DMA by `dev` in direction `dir`, as a devres mapping:
+    /// [`State::Unmapped`] → [`State::Managed`] (`dma_map_sgtable()`, without attributes).
     ///
     /// The mapping lasts until [`SgTable::unmap`], the drop of the table, or the unbinding of
     /// `dev` from its driver, whichever comes first. A mapping that unbinding revoked is
@@ -453,7 +576,8 @@ impl SgTable<'_> {
     /// ```
     #[track_caller]
     pub fn map(&mut self, dev: &Device<Bound>, dir: DataDirection) -> Result {
-        self.map_raw(dev, dir, 0)
+        might_sleep();
+        self.map_raw(Keep::Devres(dev), dir, 0)
     }
 
     /// Maps the table like [`SgTable::map`], with DMA attributes, which unmapping then uses too.
@@ -477,17 +601,17 @@ impl SgTable<'_> {
         dir: DataDirection,
         attrs: Attrs,
     ) -> Result {
-        self.map_raw(dev, dir, attrs.as_raw())
+        might_sleep();
+        self.map_raw(Keep::Devres(dev), dir, attrs.as_raw())
     }
 
-    #[track_caller]
-    fn map_raw(&mut self, dev: &Device<Bound>, dir: DataDirection, attrs: c_ulong) -> Result {
-        might_sleep();
+    fn map_raw(&mut self, keep: Keep<'_, 'a>, dir: DataDirection, attrs: c_ulong) -> Result {
         let source = &mut self.source;
         // SAFETY: A table `mappable()` returns is owned by `self.source`, which outlives
-        // `self.state` (it is dropped after it), and `&mut self` keeps everyone else away while
-        // it is mapped.
-        unsafe { self.state.map(|| source.mappable(dev), dev, dir, attrs) }
+        // `self.state` (it is dropped after it is unmapped), is what `source.as_raw()` gives
+        // the other calls on the state, and `&mut self` keeps everyone else away while it is
+        // mapped.
+        unsafe { self.state.map(|dev| source.mappable(dev), keep, dir, attrs) }
     }
 
     /// Unmaps a table we mapped: [`State::Managed`] → [`State::Unmapped`]
@@ -496,15 +620,16 @@ impl SgTable<'_> {
     /// If the device was unbound meanwhile, the mapping is gone already and is not unmapped twice.
     /// The table can be mapped again afterwards, for any device and direction.
     ///
-    /// May sleep: it waits for an unbinding of the device that is revoking the mapping.
+    /// May sleep for a devres mapping: it waits for an unbinding of the device that is revoking
+    /// the mapping. Does not sleep for a lifetime-bound mapping.
     ///
     /// # Errors
     ///
     /// `EINVAL` if we did not map the table; the state is unchanged.
     #[track_caller]
     pub fn unmap(&mut self) -> Result {
-        might_sleep();
-        self.state.unmap()
+        // SAFETY: `source` gives the table `state` mapped (type invariants).
+        unsafe { self.state.unmap(self.source.as_raw()) }
     }
 
     /// Returns an iterator over the DMA segments of a mapped table (the first `nents` entries).
@@ -546,7 +671,9 @@ impl SgTable<'_> {
     ///
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_cpu(&self) -> Result {
-        self.state.mapping()?.sync_for_cpu()
+        let mapping = self.state.mapping()?;
+        // SAFETY: `source` gives the table `mapping` was made for (type invariants).
+        unsafe { mapping.sync_for_cpu(self.source.as_raw()) }
     }
 
     /// Gives the memory to the device after the CPU wrote it
@@ -557,7 +684,9 @@ impl SgTable<'_> {
     ///
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_device(&self) -> Result {
-        self.state.mapping()?.sync_for_device()
+        let mapping = self.state.mapping()?;
+        // SAFETY: `source` gives the table `mapping` was made for (type invariants).
+        unsafe { mapping.sync_for_device(self.source.as_raw()) }
     }
 
     /// Returns the number of bytes the table describes: the sum of its CPU entries or, for a
@@ -659,7 +788,7 @@ impl SgTable<'_> {
 
     /// Returns the mapping state.
     #[inline]
-    pub fn state(&self) -> &State {
+    pub fn state(&self) -> &State<'a> {
         &self.state
     }
 

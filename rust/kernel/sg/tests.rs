@@ -183,6 +183,27 @@ fn buffer(pages: usize, seed: u8) -> Result<VVec<u8>> {
     Ok(buf)
 }
 
+/// The two kinds of [`Mapping`]: the cases that map run with each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// [`SgTable::map`].
+    Devres,
+    /// [`SgTable::map_bound`].
+    Lifetime,
+}
+
+impl Kind {
+    const BOTH: [Kind; 2] = [Kind::Devres, Kind::Lifetime];
+
+    /// Maps `t` for `dev` with this kind of mapping.
+    fn map<'a>(self, t: &mut SgTable<'a>, dev: &'a Device<Bound>, dir: DataDirection) -> Result {
+        match self {
+            Kind::Devres => t.map(dev, dir),
+            Kind::Lifetime => t.map_bound(dev, dir),
+        }
+    }
+}
+
 /// The state of `t` as a name, with a revoked mapping told apart.
 fn state(t: &SgTable<'_>) -> &'static str {
     match t.state() {
@@ -234,7 +255,7 @@ fn dma_only() -> Ops {
 }
 
 /// The mapping of a `Managed` table; `ENOENT` (failing the test) for any other state.
-fn mapping<'t>(t: &'t SgTable<'_>) -> Result<&'t Mapping> {
+fn mapping<'t>(t: &'t SgTable<'_>) -> Result<&'t Mapping<'t>> {
     match t.state() {
         State::Managed(m) => Ok(m),
         State::Unmapped | State::Borrowed => Err(ENOENT),

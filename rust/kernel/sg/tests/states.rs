@@ -10,7 +10,7 @@ struct Row {
     /// The row's name in the table; also what [`state`] calls the state.
     row: &'static str,
     state: &'static str,
-    make: fn(&Device<Bound>) -> Result<SgTable<'static>>,
+    make: for<'d> fn(&'d Device<Bound>) -> Result<SgTable<'d>>,
     map: (Result, &'static str),
     unmap: (Result, &'static str),
     dma: Result,
@@ -23,7 +23,7 @@ fn owned(pages: usize) -> Result<SgTable<'static>> {
 }
 
 /// The rows of the state table, in its order.
-const ROWS: [Row; 5] = [
+const ROWS: [Row; 6] = [
     Row {
         row: "Unmapped, owned",
         state: "unmapped",
@@ -70,6 +70,17 @@ const ROWS: [Row; 5] = [
         syncs: Ok(()),
     },
     Row {
+        row: "Managed, lifetime-bound",
+        state: "managed",
+        make: |dev| {
+            SgTable::new_mapped_bound(dev, buffer(2, 0)?, DataDirection::ToDevice, GFP_KERNEL)
+        },
+        map: (Err(EINVAL), "managed"),
+        unmap: (Ok(()), "unmapped"),
+        dma: Ok(()),
+        syncs: Ok(()),
+    },
+    Row {
         row: "Managed, revoked",
         state: "revoked",
         make: |_| {
@@ -95,7 +106,8 @@ mod kunit {
     use super::*;
 
     /// The state table, cell by cell: each row of [`ROWS`] is a row of the table in
-    /// rust/kernel/sg/state.rs. The other cases here go deeper into one source or one cell.
+    /// rust/kernel/sg/state.rs, and its `map` cell is checked with both kinds of mapping. The
+    /// other cases here go deeper into one source or one cell.
     #[test]
     fn the_state_table() -> Result {
         let dev = TestDevice::new(c"rust-sg-table")?;
@@ -106,12 +118,17 @@ mod kunit {
             assert_eq!((r.row, ops.dma, ops.sync), (r.row, r.dma, [r.syncs; 2]));
             assert_eq!((r.row, ops.cpu_bytes), (r.row, Ok(2 * PAGE_SIZE)));
 
-            let mut t = (r.make)(dev.bound())?;
-            let res = t.map(dev.bound(), DataDirection::FromDevice);
-            assert_eq!(
-                (r.row, "map", res, state(&t)),
-                (r.row, "map", r.map.0, r.map.1)
-            );
+            for kind in Kind::BOTH {
+                let mut t = (r.make)(dev.bound())?;
+                let res = kind.map(&mut t, dev.bound(), DataDirection::FromDevice);
+                assert_eq!(
+                    (r.row, kind, res, state(&t)),
+                    (r.row, kind, r.map.0, r.map.1)
+                );
+                if res.is_ok() {
+                    assert_eq!(mapping(&t)?.is_devres(), kind == Kind::Devres);
+                }
+            }
 
             let mut t = (r.make)(dev.bound())?;
             let res = t.unmap();
@@ -125,12 +142,20 @@ mod kunit {
 
     #[test]
     fn owned_every_state() -> Result {
+        let dev = TestDevice::new(c"rust-sg-owned")?;
+        let dev2 = TestDevice::new(c"rust-sg-owned-2")?;
+        for kind in Kind::BOTH {
+            owned_every_state_with(kind, dev.bound(), dev2.bound())?;
+        }
+        Ok(())
+    }
+
+    /// [`owned_every_state`] with one kind of mapping, on two devices.
+    fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>) -> Result {
         use DataDirection::{
             FromDevice,
             ToDevice, //
         };
-        let dev = TestDevice::new(c"rust-sg-owned")?;
-        let dev2 = TestDevice::new(c"rust-sg-owned-2")?;
         let size = 8 * PAGE_SIZE;
         let mut t = SgTable::new(buffer(8, 1)?, GFP_KERNEL)?;
         assert_eq!(t.size(), size);
@@ -155,15 +180,16 @@ mod kunit {
         assert_eq!(byte[0], ((size - 1) as u8) ^ 1);
 
         // Unmapped -> Managed.
-        assert_eq!(t.map(dev.bound(), ToDevice), Ok(()));
+        assert_eq!(kind.map(&mut t, dev, ToDevice), Ok(()));
         assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
         assert_eq!(t.direction(), Some(ToDevice));
+        assert_eq!(mapping(&t)?.is_devres(), kind == Kind::Devres);
         assert!(t.is_mapped());
         assert_eq!(dma_matches_c(&t), Ok(size));
 
         // Managed: a second map is refused and changes nothing.
-        assert_eq!(t.map(dev.bound(), FromDevice), Err(EINVAL));
-        assert_eq!(t.map(dev2.bound(), ToDevice), Err(EINVAL));
+        assert_eq!(kind.map(&mut t, dev, FromDevice), Err(EINVAL));
+        assert_eq!(kind.map(&mut t, dev2, ToDevice), Err(EINVAL));
         assert_eq!(t.direction(), Some(ToDevice));
         assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
 
@@ -174,9 +200,9 @@ mod kunit {
         assert!(!t.is_mapped());
 
         // Remapping for another device and direction works.
-        assert_eq!(t.map(dev2.bound(), FromDevice), Ok(()));
+        assert_eq!(kind.map(&mut t, dev2, FromDevice), Ok(()));
         assert_eq!(t.direction(), Some(FromDevice));
-        assert_eq!(mapping(&t)?.device().as_raw(), dev2.bound().as_raw());
+        assert_eq!(mapping(&t)?.device().as_raw(), dev2.as_raw());
         assert_eq!(dma_matches_c(&t), Ok(size));
         Ok(())
     }
@@ -207,6 +233,19 @@ mod kunit {
         // A refused map holds nothing either.
         assert_eq!(a.map(dev.bound(), DataDirection::None), Err(EINVAL));
         assert_eq!(dev.devres_count(), before);
+        // A lifetime-bound mapping holds no resource at all: its table's drop unmaps it, or
+        // DMA-API debug reports a mapping left over when the device goes at the end of the test.
+        let c = SgTable::new_mapped_bound(
+            dev.bound(),
+            buffer(2, 4)?,
+            DataDirection::FromDevice,
+            GFP_KERNEL,
+        )?;
+        a.map_bound(dev.bound(), DataDirection::ToDevice)?;
+        assert_eq!(dev.devres_count(), before);
+        drop(c);
+        a.unmap()?;
+        a.map_bound(dev.bound(), DataDirection::ToDevice)?;
         Ok(())
     }
 
@@ -768,7 +807,7 @@ mod kunit {
             &[
                 b"SgTable { source: \"owned\", state: Managed(Mapping { device: ",
                 b"rust-sg-debug",
-                b", direction: ToDevice, live: true }), size: 8192, ",
+                b", direction: ToDevice, devres: true, live: true }), size: 8192, ",
                 b"orig_nents: 2, nents: Some(2) }",
             ]
         )?);
@@ -903,8 +942,8 @@ mod kunit {
     #[test]
     fn calls_that_may_sleep_say_so() -> Result {
         // In atomic context, the kernel's atomic-sleep checker (`CONFIG_DEBUG_ATOMIC_SLEEP`)
-        // names our calls in the kernel log: one report for `map()`, one for dropping a
-        // `Managed` table, both at rust/kernel/sg.
+        // names our calls in the kernel log: one report for `map()`, one for dropping a table
+        // with a devres mapping, both at rust/kernel/sg.
         // (Both really sleep only in cases this test avoids: an allocation that must reclaim,
         // a concurrent unbind.) The checker reports at most once a second.
         let dev = TestDevice::new(c"rust-sg-sleep")?;
@@ -920,6 +959,18 @@ mod kunit {
             let _guard = lock.lock();
             drop(t);
         });
+        // A lifetime-bound mapping allocates nothing and waits for nothing: no report (the
+        // run expects exactly the two above). Dropping the table still frees its memory, which
+        // may sleep (`vfree()`), so that is left out.
+        fsleep(Delta::from_millis(1100));
+        let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            t.map_bound(dev.bound(), DataDirection::FromDevice)?;
+            t.sync_for_cpu()?;
+            t.sync_for_device()?;
+            t.unmap()?;
+        }
         Ok(())
     }
 }
