@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # make bench: builds a kernel like the test kernel but without the checkers that would
 # dominate the timings (.kunitconfig without configs/checkers.config),
-# boots it once with rust_sg_bench=full, and turns the "sg-bench:" lines into
-# results/bench.md and results/bench.svg.
+# boots it with rust_sg_bench=full, timed and under QEMU's instruction counting, and turns the
+# "sg-bench:" lines into results/bench.md and results/bench.svg.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
@@ -19,8 +19,14 @@ command -v gnuplot >/dev/null || {
 
 stage "bench: build the benchmark kernel in $BENCH_BUILD" \
 	kunit_build "$BENCH_BUILD" --kunitconfig="$REPO/.kunitconfig"
-BUILD=$BENCH_BUILD MEM=2G QEMU_ARGS= stage "bench: boot with rust_sg_bench=full (a few minutes under TCG)" \
-	"$REPO/scripts/boot.sh" "$OUT/bench.log" rust_sg_bench=full kunit.filter_glob=rust_kernel_sg_bench
-python3 "$KDIR/tools/testing/kunit/kunit.py" parse "$OUT/bench.log" | grep -E 'Testing complete|FAILED' || true
-grep -q 'sg-bench: ' "$OUT/bench.log" || die "the benchmark printed nothing; see $OUT/bench.log"
-python3 "$REPO/scripts/bench.py" "$OUT/bench.log" "$RESULTS"
+# Twice: timed, then under -icount shift=0, where the guest's clock advances one ns per
+# instruction executed, so that the same "ns" are instruction counts (deterministic; one vCPU
+# runs at a time then).
+for run in bench:"" bench-icount:"-icount shift=0"; do
+	log=$OUT/${run%%:*}.log
+	BUILD=$BENCH_BUILD MEM=2G QEMU_ARGS=${run#*:} stage "bench: boot with rust_sg_bench=full, QEMU ${run#*:} (a few minutes under TCG)" \
+		"$REPO/scripts/boot.sh" "$log" rust_sg_bench=full kunit.filter_glob=rust_kernel_sg_bench
+	python3 "$KDIR/tools/testing/kunit/kunit.py" parse "$log" | grep -E 'Testing complete|FAILED' || true
+	grep -q 'sg-bench: ' "$log" || die "the benchmark printed nothing; see $log"
+done
+python3 "$REPO/scripts/bench.py" "$OUT/bench.log" "$OUT/bench-icount.log" "$RESULTS"

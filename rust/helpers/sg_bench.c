@@ -43,4 +43,11 @@ __rust_helper int rust_helper_sg_bench_c_map_unmap(struct device *dev, struct sg
 	return 0;
 }
 
+__rust_helper void rust_helper_sg_bench_c_sync(struct device *dev, struct sg_table *sgt,
+					     enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_cpu(dev, sgt, dir);
+	dma_sync_sgtable_for_device(dev, sgt, dir);
+}
+
 #endif /* CONFIG_RUST_SG_BENCH */

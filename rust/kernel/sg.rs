@@ -49,8 +49,10 @@ pub use self::{
     iter::{
         CpuIter,
         CpuSegment,
+        DmaChunks,
         DmaIter,
-        DmaSegment, //
+        DmaSegment,
+        DmaWindow, //
     },
     source::Pages,
     state::{

@@ -22,3 +22,16 @@ __rust_helper unsigned long rust_helper_dma_get_seg_boundary(struct device *dev)
 {
 	return dma_get_seg_boundary(dev);
 }
+
+__rust_helper void rust_helper_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+						       size_t size, enum dma_data_direction dir)
+{
+	dma_sync_single_for_cpu(dev, addr, size, dir);
+}
+
+__rust_helper void rust_helper_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
+							  size_t size,
+							  enum dma_data_direction dir)
+{
+	dma_sync_single_for_device(dev, addr, size, dir);
+}

@@ -112,6 +112,13 @@ mod bench {
         Ok(buf)
     }
 
+    /// The sum of the DMA segments of `table`, as the C loop makes it.
+    fn dma_sum(table: &SgTable<'_>) -> Result<u64> {
+        Ok(table.dma_iter()?.fold(0u64, |s, seg| {
+            s.wrapping_add(seg.dma_address().wrapping_add(u64::from(seg.dma_len())))
+        }))
+    }
+
     #[test]
     fn iteration() -> Result {
         let dev = device()?;
@@ -123,7 +130,8 @@ mod bench {
         for &n in sizes {
             let reps = (1 << 20) / n as u32 + 1;
             let reps = if full() { reps } else { 1 };
-            let table = SgTable::new_mapped(dev, pages(n)?, DataDirection::ToDevice, GFP_KERNEL)?;
+            let table =
+                SgTable::new_mapped_bound(dev, pages(n)?, DataDirection::ToDevice, GFP_KERNEL)?;
             assert_eq!(table.nents(), Ok(n));
             let sgt = table.as_raw();
             // SAFETY: `table` keeps `sgt` valid and unchanged while `upstream` is used.
@@ -131,9 +139,7 @@ mod bench {
 
             let mut sum = 0;
             measure("dma_iter", n, "kernel::sg", reps, || {
-                sum = black_box(&table).dma_iter()?.fold(0u64, |s, seg| {
-                    s.wrapping_add(seg.dma_address() + u64::from(seg.dma_len()))
-                });
+                sum = dma_sum(black_box(&table))?;
                 Ok(())
             })?;
             let ours = sum;
@@ -144,16 +150,32 @@ mod bench {
             })?;
             assert_eq!(sum, ours);
             measure("dma_iter", n, "scatterlist", reps, || {
-                sum = black_box(upstream)
-                    .iter()
-                    .fold(0u64, |s, e| s.wrapping_add(e.dma_address() + e.dma_len()));
+                sum = black_box(upstream).iter().fold(0u64, |s, e| {
+                    s.wrapping_add(e.dma_address().wrapping_add(e.dma_len()))
+                });
+                Ok(())
+            })?;
+            assert_eq!(sum, ours);
+            // The same walk over a devres mapping, which checks that its device is still bound.
+            let devres = SgTable::new_mapped(dev, pages(n)?, DataDirection::ToDevice, GFP_KERNEL)?;
+            let devres_sgt = devres.as_raw();
+            measure("dma_iter_devres", n, "kernel::sg", reps, || {
+                sum = dma_sum(black_box(&devres))?;
+                Ok(())
+            })?;
+            let ours = sum;
+            measure("dma_iter_devres", n, "C", reps, || {
+                // SAFETY: `devres_sgt` is a valid, mapped table.
+                sum = unsafe { bindings::sg_bench_c_dma_sum(black_box(devres_sgt)) };
                 Ok(())
             })?;
             assert_eq!(sum, ours);
 
             measure("cpu_iter", n, "kernel::sg", reps, || {
                 sum = black_box(&table).cpu_iter()?.fold(0u64, |s, seg| {
-                    s.wrapping_add(seg.page() as u64 + (seg.offset() + seg.len()) as u64)
+                    // As the C loop, without overflow checks.
+                    let entry = (seg.offset().wrapping_add(seg.len())) as u64;
+                    s.wrapping_add((seg.page() as u64).wrapping_add(entry))
                 });
                 Ok(())
             })?;
@@ -175,12 +197,8 @@ mod bench {
         for &n in sizes {
             let reps = if full() { 4096 / n as u32 + 4 } else { 1 };
             let mut table = SgTable::new_for_device(dev, pages(n)?, GFP_KERNEL)?;
-            measure("map_unmap", n, "kernel::sg", reps, || {
-                table.map(dev, DataDirection::ToDevice)?;
-                table.unmap()
-            })?;
             let sgt = table.as_raw();
-            measure("map_unmap", n, "C", reps, || {
+            let c = || {
                 // SAFETY: `sgt` is a valid table that `table` does not have mapped.
                 to_result(unsafe {
                     bindings::sg_bench_c_map_unmap(
@@ -189,7 +207,48 @@ mod bench {
                         DataDirection::ToDevice.into(),
                     )
                 })
+            };
+            measure("map_bound_unmap", n, "kernel::sg", reps, || {
+                table.map_bound(dev, DataDirection::ToDevice)?;
+                table.unmap()
             })?;
+            measure("map_bound_unmap", n, "C", reps, c)?;
+            measure("map_unmap", n, "kernel::sg", reps, || {
+                table.map(dev, DataDirection::ToDevice)?;
+                table.unmap()
+            })?;
+            measure("map_unmap", n, "C", reps, c)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn sync() -> Result {
+        let dev = device()?;
+        let sizes: &[usize] = if full() { &[1, 64, 4096] } else { &[1] };
+        let dir = DataDirection::Bidirectional;
+        for &n in sizes {
+            let reps = if full() { (1 << 16) / n as u32 + 4 } else { 1 };
+            let mut table = SgTable::new_for_device(dev, pages(n)?, GFP_KERNEL)?;
+            let sgt = table.as_raw();
+            for (op, devres) in [("sync", false), ("sync_devres", true)] {
+                if devres {
+                    table.map(dev, dir)?;
+                } else {
+                    table.map_bound(dev, dir)?;
+                }
+                measure(op, n, "kernel::sg", reps, || {
+                    let t = black_box(&table);
+                    t.sync_for_cpu()?;
+                    t.sync_for_device()
+                })?;
+                measure(op, n, "C", reps, || {
+                    // SAFETY: `sgt` is mapped for `dev` and `dir` (by `table`).
+                    unsafe { bindings::sg_bench_c_sync(dev.as_raw(), black_box(sgt), dir.into()) };
+                    Ok(())
+                })?;
+                table.unmap()?;
+            }
         }
         Ok(())
     }
@@ -203,18 +262,30 @@ mod bench {
             // The buffer is allocated outside the timed part only in spirit: both sides pay for
             // it alike, and both free it on drop.
             measure("vvec_map_drop", n, "kernel::sg", reps, || {
-                let t = SgTable::new_mapped(dev, buffer(n)?, DataDirection::ToDevice, GFP_KERNEL)?;
-                drop(black_box(t));
-                Ok(())
-            })?;
-            measure("vvec_map_drop", n, "scatterlist", reps, || {
-                let t = KBox::pin_init(
-                    SGTable::new(dev, buffer(n)?, DataDirection::ToDevice, GFP_KERNEL),
+                let t = SgTable::new_mapped_bound(
+                    dev,
+                    buffer(n)?,
+                    DataDirection::ToDevice,
                     GFP_KERNEL,
                 )?;
                 drop(black_box(t));
                 Ok(())
             })?;
+            measure("vvec_map_devres_drop", n, "kernel::sg", reps, || {
+                let t = SgTable::new_mapped(dev, buffer(n)?, DataDirection::ToDevice, GFP_KERNEL)?;
+                drop(black_box(t));
+                Ok(())
+            })?;
+            for op in ["vvec_map_drop", "vvec_map_devres_drop"] {
+                measure(op, n, "scatterlist", reps, || {
+                    let t = KBox::pin_init(
+                        SGTable::new(dev, buffer(n)?, DataDirection::ToDevice, GFP_KERNEL),
+                        GFP_KERNEL,
+                    )?;
+                    drop(black_box(t));
+                    Ok(())
+                })?;
+            }
         }
         pr_info!(
             "sg-bench: size_of SgTable {} SGTable<Owned<VVec<u8>>> {} Pin<KBox<SGTable<Owned<VVec<u8>>>>> {}\n",

@@ -50,10 +50,10 @@ unsafe fn sg_next(sg: NonNull<bindings::scatterlist>) -> Option<NonNull<bindings
 ///
 /// # Invariants
 ///
-/// If `left > 0` and `sg` is `Some`, `sg` points to a valid entry with at least `left - 1`
-/// valid entries after it, for the lifetime `'a`.
+/// If `left > 0`, `sg` points to a valid entry with at least `left - 1` valid entries after it,
+/// for the lifetime `'a`.
 struct Walk<'a> {
-    sg: Option<NonNull<bindings::scatterlist>>,
+    sg: NonNull<bindings::scatterlist>,
     left: usize,
     _table: PhantomData<&'a bindings::sg_table>,
 }
@@ -67,12 +67,19 @@ impl<'a> Walk<'a> {
     /// initialised scatterlist that stays valid and unchanged for `'a`.
     #[inline]
     unsafe fn new(sgl: *mut bindings::scatterlist, count: c_uint) -> Self {
-        // INVARIANT: By the safety requirements.
-        Self {
-            sg: NonNull::new(sgl),
-            // CAST: `c_uint` always fits in `usize` on the architectures Linux supports.
-            left: count as usize,
-            _table: PhantomData,
+        // INVARIANT: By the safety requirements; nothing is walked from a NULL list.
+        match NonNull::new(sgl) {
+            Some(sg) => Self {
+                sg,
+                // CAST: `c_uint` always fits in `usize` on the architectures Linux supports.
+                left: count as usize,
+                _table: PhantomData,
+            },
+            None => Self {
+                sg: NonNull::dangling(),
+                left: 0,
+                _table: PhantomData,
+            },
         }
     }
 }
@@ -81,17 +88,20 @@ impl<'a> Iterator for Walk<'a> {
     /// An entry, valid and unchanged (but for fields we do not read) for `'a`.
     type Item = NonNull<bindings::scatterlist>;
 
+    // The step is C's: the successor of each entry, the last one included, whose end mark
+    // stops the walk as `left` does (a table whose `nents` overstates its entries ends there).
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
-        let sg = self.sg?;
+        let sg = self.sg;
         self.left -= 1;
-        if self.left > 0 {
-            // SAFETY: `sg` is valid by the type invariants.
+        // SAFETY: `sg` is valid by the type invariants (`left` was not 0).
+        match unsafe { sg_next(sg) } {
             // INVARIANT: `sg` had `left` valid entries after it, so its successor has `left - 1`.
-            self.sg = unsafe { sg_next(sg) };
+            Some(next) => self.sg = next,
+            None => self.left = 0,
         }
         Some(sg)
     }
@@ -125,7 +135,7 @@ impl DmaSegment {
 
 /// An [`Iterator`] over the [`DmaSegment`]s of a mapped table (`for_each_sgtable_dma_sg()`).
 ///
-/// It yields the first `nents` entries and stops early at an entry of length zero. The state of
+/// It yields the first `nents` entries, as `for_each_sgtable_dma_sg()` does. The state of
 /// the table is checked once, when the iterator is made: if the device is unbound while it runs,
 /// the addresses it yields afterwards are stale (but reading them stays memory safe).
 pub struct DmaIter<'a>(Walk<'a>);
@@ -158,10 +168,6 @@ impl Iterator for DmaIter<'_> {
         // SAFETY: As above.
         #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
         let len = unsafe { (*sg).length };
-        if len == 0 {
-            self.0.left = 0;
-            return None;
-        }
         Some(DmaSegment {
             // SAFETY: As above.
             address: unsafe { (*sg).dma_address },
@@ -172,6 +178,135 @@ impl Iterator for DmaIter<'_> {
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.0.size_hint()
+    }
+}
+
+/// The DMA segments of a byte window of a mapped table: those of a [`DmaIter`], clipped to
+/// `offset..offset + len` of the bytes they describe, in order
+/// ([`SgTable::dma_window`](super::SgTable::dma_window)).
+///
+/// The window is found by walking the segments before it: linear in their number, without an
+/// allocation.
+pub struct DmaWindow<'a> {
+    segments: DmaIter<'a>,
+    /// Bytes still to skip before the window.
+    skip: usize,
+    /// Bytes of the window still to yield.
+    left: usize,
+}
+
+impl<'a> DmaWindow<'a> {
+    /// The window `offset..offset + len` of `segments`.
+    #[inline]
+    pub(super) fn new(segments: DmaIter<'a>, offset: usize, len: usize) -> Self {
+        Self {
+            segments,
+            skip: offset,
+            left: len,
+        }
+    }
+
+    /// Splits the window into chunks that do not cross a boundary of `size` bytes in DMA address
+    /// space: page-table entries of `size` (a GPU's 4 KiB or 2 MiB pages, an NVMe PRP list's
+    /// controller pages), one per chunk.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if `size` is not a power of two.
+    pub fn chunks(self, size: usize) -> Result<DmaChunks<'a>> {
+        if !size.is_power_of_two() {
+            return Err(EINVAL);
+        }
+        Ok(DmaChunks {
+            window: self,
+            // CAST: A `usize` fits in a `u64` on every architecture Linux supports.
+            mask: size as u64 - 1,
+            current: None,
+        })
+    }
+}
+
+impl Iterator for DmaWindow<'_> {
+    type Item = DmaSegment;
+
+    #[inline]
+    fn next(&mut self) -> Option<DmaSegment> {
+        while self.left > 0 {
+            let seg = self.segments.next()?;
+            // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
+            let len = seg.len as usize;
+            if self.skip >= len {
+                self.skip -= len;
+                continue;
+            }
+            let n = (len - self.skip).min(self.left);
+            // CAST: `skip` is less than `len`, a `u32`; `n` is at most `len`.
+            let piece = DmaSegment {
+                address: seg.address + self.skip as DmaAddress,
+                len: n as u32,
+            };
+            self.skip = 0;
+            self.left -= n;
+            return Some(piece);
+        }
+        None
+    }
+}
+
+impl core::fmt::Debug for DmaWindow<'_> {
+    /// How many bytes are left to skip, and to yield.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DmaWindow")
+            .field("skip", &self.skip)
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+/// The chunks of a [`DmaWindow`] ([`DmaWindow::chunks`]): its segments, split where they cross a
+/// boundary of the chunk size in DMA address space.
+pub struct DmaChunks<'a> {
+    window: DmaWindow<'a>,
+    /// The chunk size minus one.
+    mask: u64,
+    /// What is left of the segment being split.
+    current: Option<DmaSegment>,
+}
+
+impl Iterator for DmaChunks<'_> {
+    type Item = DmaSegment;
+
+    #[inline]
+    fn next(&mut self) -> Option<DmaSegment> {
+        let seg = match self.current.take() {
+            Some(seg) => seg,
+            None => self.window.next()?,
+        };
+        // The bytes up to the next boundary: at most the chunk size, so at most `u32::MAX + 1`;
+        // the segment's length bounds it below that.
+        let to_boundary = self.mask - (seg.address & self.mask) + 1;
+        // CAST: The minimum is at most `seg.len`, a `u32`.
+        let n = to_boundary.min(u64::from(seg.len)) as u32;
+        if n < seg.len {
+            self.current = Some(DmaSegment {
+                address: seg.address + DmaAddress::from(n),
+                len: seg.len - n,
+            });
+        }
+        Some(DmaSegment {
+            address: seg.address,
+            len: n,
+        })
+    }
+}
+
+impl core::fmt::Debug for DmaChunks<'_> {
+    /// The chunk size and what is left of the window.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DmaChunks")
+            .field("size", &(self.mask + 1))
+            .field("window", &self.window)
+            .finish()
     }
 }
 
@@ -321,25 +456,4 @@ impl<'a> Iterator for CpuIter<'a> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.0.size_hint()
     }
-}
-
-/// Clears the `dma_flags` of every entry of `sgt` (where entries have them), which mapping
-/// may set and unmapping leaves.
-///
-/// # Safety
-///
-/// `sgt` points to an initialised `struct sg_table` that is ours to write and not mapped.
-pub(super) unsafe fn clear_dma_flags(sgt: NonNull<bindings::sg_table>) {
-    #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
-    {
-        let sgt = sgt.as_ptr();
-        // SAFETY: `sgt` is valid, with `orig_nents` entries from `sgl`, by the safety
-        // requirements.
-        for sg in unsafe { Walk::new((*sgt).sgl, (*sgt).orig_nents) } {
-            // SAFETY: `sg` is an entry of the table, which is ours to write.
-            unsafe { (*sg.as_ptr()).dma_flags = 0 };
-        }
-    }
-    #[cfg(not(CONFIG_NEED_SG_DMA_FLAGS))]
-    let _ = sgt;
 }

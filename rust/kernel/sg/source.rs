@@ -193,10 +193,12 @@ pub(super) fn page_phys(page: NonNull<bindings::page>) -> u64 {
     unsafe { bindings::page_to_phys(page.as_ptr()) as u64 }
 }
 
-/// One entry of a table being built: a run of physically contiguous pages.
+/// One entry of a table being built: a run of physically contiguous pages, from `offset`
+/// bytes into the first one.
 struct Run {
     page: NonNull<bindings::page>,
     phys: u64,
+    offset: usize,
     len: usize,
 }
 
@@ -204,15 +206,12 @@ struct Run {
 ///
 /// # Invariants
 ///
-/// `sgt` describes the first `size` bytes of `pages`, in entries that keep to `limits`; none
-/// has a NULL page.
+/// `sgt` describes a byte range of `pages` (the first `size` bytes, or the range the table was
+/// built over), in entries that keep to `limits`; none has a NULL page.
 pub(super) struct Backing<P: ?Sized> {
     // Note: Fields drop in declaration order: the table is freed before the pages are released.
     sgt: RawTable,
     limits: Limits,
-    /// Whether the table was handed to `dma_map_sgtable()` before, which may have left flags in
-    /// the entries' `dma_flags`.
-    mapped_before: bool,
     _pages: P,
 }
 
@@ -220,25 +219,36 @@ pub(super) struct Backing<P: ?Sized> {
 pub(super) struct OwnedSgt(KBox<Backing<dyn Send + Sync>>);
 
 impl OwnedSgt {
-    /// Builds a table over the first [`private::Sealed::size`] bytes of `buf`, in entries that
-    /// keep to `limits`: physically contiguous pages are merged into one entry up to the
-    /// maximum segment, and split where they cross the boundary.
+    /// Builds a table over the bytes `range` of `buf` (`None`: its first
+    /// [`private::Sealed::size`] bytes), in entries that keep to `limits`: physically contiguous
+    /// pages are merged into one entry up to the maximum segment, and split where they cross the
+    /// boundary.
     ///
     /// Returns the table and its size in bytes.
-    pub(super) fn new<P: Pages>(mut buf: P, limits: Limits, flags: Flags) -> Result<(Self, usize)> {
-        let size = buf.size().ok_or(EOVERFLOW)?;
+    pub(super) fn new<P: Pages>(
+        mut buf: P,
+        range: Option<(usize, usize)>,
+        limits: Limits,
+        flags: Flags,
+    ) -> Result<(Self, usize)> {
+        let whole = buf.size().ok_or(EOVERFLOW)?;
+        let (start, size) = range.unwrap_or((0, whole));
+        if !matches!(start.checked_add(size), Some(end) if end <= whole) {
+            return Err(ERANGE);
+        }
         let max = limits.page_segment()?;
         if size == 0 {
             return Err(EINVAL);
         }
         buf.flush();
-        let mut runs = KVVec::<Run>::with_capacity(size.div_ceil(PAGE_SIZE), flags)?;
+        let (skip, mut offset) = (start / PAGE_SIZE, start % PAGE_SIZE);
+        let mut runs = KVVec::<Run>::with_capacity((offset + size).div_ceil(PAGE_SIZE), flags)?;
         let mut left = size;
-        for page in private::Sealed::pages(&mut buf) {
+        for page in private::Sealed::pages(&mut buf).skip(skip) {
             if left == 0 {
                 break;
             }
-            let len = left.min(PAGE_SIZE);
+            let len = left.min(PAGE_SIZE - offset);
             left -= len;
             let phys = page_phys(page);
             match runs.last_mut() {
@@ -246,17 +256,32 @@ impl OwnedSgt {
                 // the page allocator, never from device memory, `ZONE_DEVICE`) and so are their
                 // `struct page`s, which `sg_page(sg) + n` relies on (not so across memory
                 // sections without `SPARSEMEM_VMEMMAP`).
+                // Only the first run starts inside a page, and only the last ends inside one:
+                // a run that continues ends at a page boundary.
                 // CAST: A run is at most `max`, which fits in `u32`.
                 Some(run)
-                    if run.phys.checked_add(run.len as u64) == Some(phys)
-                        && run.page.as_ptr().wrapping_add(run.len / PAGE_SIZE) == page.as_ptr()
-                        && max - run.len >= PAGE_SIZE
+                    if run.phys.checked_add((run.offset + run.len) as u64) == Some(phys)
+                        && run
+                            .page
+                            .as_ptr()
+                            .wrapping_add((run.offset + run.len) / PAGE_SIZE)
+                            == page.as_ptr()
+                        && max - run.len >= len
                         && !limits.starts_window(phys) =>
                 {
                     run.len += len
                 }
-                _ => runs.push(Run { page, phys, len }, flags)?,
+                _ => runs.push(
+                    Run {
+                        page,
+                        phys,
+                        offset,
+                        len,
+                    },
+                    flags,
+                )?,
             }
+            offset = 0;
         }
         if left != 0 {
             return Err(EINVAL);
@@ -267,21 +292,21 @@ impl OwnedSgt {
         let mut sg = unsafe { sgt.as_raw().as_ref() }.sgl;
         for run in runs.iter() {
             // SAFETY: `sg` is one of the `runs.len()` entries, in order; `run.page` is a page of
-            // `buf`, `run.len` bytes of which from offset 0 are ours.
+            // `buf`, `run.len` bytes of which from `run.offset` on are ours.
             unsafe {
-                // CAST: A run is at most `max`, which is at most `u32::MAX`.
-                bindings::sg_set_page(sg, run.page.as_ptr(), run.len as u32, 0);
+                // CAST: A run is at most `max`, which is at most `u32::MAX`; an offset is less
+                // than a page.
+                bindings::sg_set_page(sg, run.page.as_ptr(), run.len as u32, run.offset as u32);
                 sg = bindings::sg_next(sg);
             }
         }
-        // INVARIANT: `sgt` describes the first `size` bytes of the pages of `buf`, in runs that
-        // keep to `limits`. If the allocation fails, the `Backing` is dropped in field order:
+        // INVARIANT: `sgt` describes `size` bytes of the pages of `buf` from `start` on, in runs
+        // that keep to `limits`. If the allocation fails, the `Backing` is dropped in field order:
         // the table first, then the pages.
         let backing: KBox<Backing<dyn Send + Sync>> = KBox::new(
             Backing {
                 sgt,
                 limits,
-                mapped_before: false,
                 _pages: buf,
             },
             flags,
@@ -314,13 +339,15 @@ impl OwnedSgt {
                 }
             }
         }
-        if core::mem::replace(&mut self.0.mapped_before, true) {
-            // The IOMMU's bounce path marks the first entry (`SG_DMA_SWIOTLB`), P2P mappings
-            // each entry (`SG_DMA_BUS_ADDRESS`), and unmapping clears neither everywhere: a
-            // mark left from an earlier mapping would steer the next one's syncs and unmap.
-            // SAFETY: The table is ours and not mapped (`&mut self`, the caller maps it next).
-            unsafe { super::iter::clear_dma_flags(self.as_raw()) };
-        }
+        // The IOMMU's bounce path marks the first entry (`SG_DMA_SWIOTLB`) and no unmap clears
+        // the mark, which would steer the next mapping's syncs and unmap. (The other flag,
+        // `SG_DMA_BUS_ADDRESS`, marks peer-to-peer memory, which our tables never hold.)
+        #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
+        // SAFETY: The table is ours and not mapped (`&mut self`, the caller maps it next), with
+        // at least one entry.
+        unsafe {
+            (*(*self.as_raw().as_ptr()).sgl).dma_flags = 0
+        };
         Ok(self.as_raw())
     }
 }
@@ -417,9 +444,9 @@ impl Source<'_> {
         }
     }
 
-    /// The table, if its memory is ours to write.
+    /// The table, if it and its memory are ours: nobody else references them.
     #[inline]
-    pub(super) fn writable(&mut self) -> Result<NonNull<bindings::sg_table>> {
+    pub(super) fn owned(&self) -> Result<NonNull<bindings::sg_table>> {
         match self {
             Source::Owned(owned) => Ok(owned.as_raw()),
             Source::Borrowed(_) => Err(EINVAL),

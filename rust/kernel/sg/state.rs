@@ -27,8 +27,10 @@
 //! The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
 //! `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
 //! column is `State::map()` (with the source's part, owned or borrowed, in
-//! `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration `State::check_dma()` and the
-//! syncs `State::mapping()` with `Mapping::sync()`.
+//! `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration (and DMA windows)
+//! `State::check_dma()` and the syncs (whole or of a range) `State::mapping()` with
+//! `Mapping::sync()` or `Mapping::sync_range()`. Out of the table: a window or range outside the
+//! table returns `ERANGE`.
 //!
 //! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
 //! it does not accept, and for a table whose entries break the device's segment limits (see
@@ -36,7 +38,10 @@
 //! `Unmapped`; so does any failed `map` of a revoked table past the argument checks, since it
 //! drops the dead mapping first.
 //!
-//! CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
+//! CPU iteration is allowed in every state, for tables with a CPU view. In-place CPU access
+//! (`for_each_chunk`), which hands out references to the memory, is for tables we own that no
+//! device may write: `Unmapped`, or `Managed` for [`DataDirection::ToDevice`]
+//! (`State::check_cpu_references()`); `EINVAL` otherwise. Dropping a `Managed`
 //! table unmaps it (unless unbinding the device already did) before the table is freed.
 //!
 //! Calls that may sleep say so, and call [`might_sleep`]: a devres `map` (the [`Devres`] is
@@ -49,7 +54,10 @@
 //! [`Source::Borrowed`]: super::source::Source::Borrowed
 
 use super::{
-    iter::DmaIter,
+    iter::{
+        DmaIter,
+        DmaWindow, //
+    },
     limits::Limits, //
 };
 use crate::{
@@ -191,6 +199,18 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Checks that no device may write the table's memory while the CPU holds references to it:
+    /// not mapped, or mapped by us for the device to read only (whose syncs and unmapping do not
+    /// write the memory either, even through bounce buffers).
+    #[inline]
+    pub(super) fn check_cpu_references(&self) -> Result {
+        match self {
+            State::Unmapped => Ok(()),
+            State::Managed(mapping) if mapping.dir == DataDirection::ToDevice => Ok(()),
+            State::Managed(_) | State::Borrowed => Err(EINVAL),
+        }
+    }
+
     /// Returns the mapping we made, for syncs.
     #[inline]
     pub(super) fn mapping(&self) -> Result<&Mapping<'a>> {
@@ -318,7 +338,7 @@ impl<'a> Mapping<'a> {
     #[inline]
     pub fn is_live(&self) -> bool {
         match &self.kind {
-            Kind::Devres(dma) => dma.try_access_with(|_| ()).is_some(),
+            Kind::Devres(dma) => devres_is_live(dma),
             Kind::Lifetime(_) => true,
         }
     }
@@ -354,6 +374,54 @@ impl<'a> Mapping<'a> {
                 // the safety requirements) is mapped for `dev` and `self.dir` and stays so while
                 // `self` lives, and `dev` is bound.
                 unsafe { f(dev.as_raw(), sgt.as_ptr(), self.dir.into()) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `dma_sync_single_for_cpu()` or `dma_sync_single_for_device()` on each piece of the
+    /// DMA segments of `sgt` that lies in `offset..offset + len`, while the mapping can't be
+    /// revoked.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table this mapping was made for.
+    pub(super) unsafe fn sync_range(
+        &self,
+        sgt: NonNull<bindings::sg_table>,
+        offset: usize,
+        len: usize,
+        f: unsafe extern "C" fn(
+            *mut bindings::device,
+            bindings::dma_addr_t,
+            usize,
+            bindings::dma_data_direction,
+        ),
+    ) -> Result {
+        let sync = |dev: &Device| {
+            // SAFETY: `sgt` is mapped (by the safety requirements and the callers below).
+            let window = DmaWindow::new(unsafe { DmaIter::new(sgt) }, offset, len);
+            for piece in window {
+                // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and
+                // `self.dir`; syncing part of a segment is what the DMA API allows.
+                // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
+                unsafe {
+                    f(
+                        dev.as_raw(),
+                        piece.dma_address(),
+                        piece.dma_len() as usize,
+                        self.dir.into(),
+                    )
+                };
+            }
+        };
+        match &self.kind {
+            // `try_access_with()` holds off revocation, so `m.sgt` (which is `sgt`, mapped for
+            // `m.dev`) stays mapped while `sync` runs; syncs don't sleep.
+            Kind::Devres(dma) => dma.try_access_with(|m| sync(&m.dev)).ok_or(ENODEV),
+            // By the type invariants, `sgt` is mapped for `dev` while `self` lives.
+            Kind::Lifetime(dev) => {
+                sync(dev);
                 Ok(())
             }
         }
@@ -406,6 +474,13 @@ impl core::fmt::Debug for State<'_> {
     }
 }
 
+/// Whether the device of a devres mapping is still bound: an RCU read section, kept out of line
+/// so that a lifetime-bound mapping's checks need no registers saved for it.
+#[inline(never)]
+fn devres_is_live(dma: &Devres<MappedSgt>) -> bool {
+    dma.try_access_with(|_| ()).is_some()
+}
+
 /// Maps `sgt` for `dev` (`dma_map_sgtable()`), then checks what the device got: at least one
 /// segment, each within the device's limits. Unmaps again if not.
 ///
@@ -426,12 +501,18 @@ unsafe fn map_sgtable(
         bindings::dma_map_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), raw_attrs(attrs))
     })?;
     // A device without a DMA mask "maps" nothing and returns success (with a warning). And what
-    // the device gets must keep to its limits whatever the path: dma-direct hands it each entry
-    // as it is, shifted by the bus offset, which need not keep boundaries.
+    // the device gets must keep to its limits whatever the path. The IOMMU and swiotlb allocate
+    // within them, and dma-direct hands the device each entry as it is, which the source
+    // checked before mapping; but shifted by a bus offset (`dma_range_map`), which need not
+    // keep boundaries. Only then is there something to check, in a walk over the segments.
     //
-    // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`.
-    let err = if unsafe { (*sgt.as_ptr()).nents } == 0 {
+    // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`; `dev` is valid, and its
+    // `dma_range_map` is set up before a driver binds.
+    let (nents, offset) = unsafe { ((*sgt.as_ptr()).nents, (*dev.as_raw()).dma_range_map) };
+    let err = if nents == 0 {
         EIO
+    } else if offset.is_null() {
+        return Ok(());
     } else {
         let limits = Limits::of(dev);
         // SAFETY: `sgt` is valid and mapped.

@@ -7,7 +7,8 @@
 use super::{
     iter::{
         CpuIter,
-        DmaIter, //
+        DmaIter,
+        DmaWindow, //
     },
     limits::Limits,
     source::{
@@ -32,6 +33,7 @@ use crate::{
         Attrs,
         DataDirection, //
     },
+    page::PAGE_SIZE,
     prelude::*,
     task::might_sleep,
 };
@@ -371,7 +373,63 @@ impl SgTable<'static> {
     /// `EINVAL` for an empty buffer (a vector of length 0), `ENOMEM` if the table cannot be
     /// allocated; `pages` is dropped then.
     pub fn new(pages: impl Pages, flags: Flags) -> Result<Self> {
-        Self::owned(pages, Limits::NONE, flags)
+        Self::owned(pages, None, Limits::NONE, flags)
+    }
+
+    /// Builds an unmapped table over the bytes `offset..offset + len` of `pages`, which it keeps
+    /// until it is dropped: a header-less slice of a firmware file, one object in a larger
+    /// allocation. Offsets of the table ([`SgTable::read_at`], [`SgTable::dma_window`], ...) count
+    /// from `offset`.
+    ///
+    /// May sleep if `flags` allow it.
+    ///
+    /// # Errors
+    ///
+    /// `ERANGE` if the range is not inside the buffer's length, `EINVAL` if it is empty,
+    /// `ENOMEM` if the table cannot be allocated; `pages` is dropped then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// // A firmware file: a 64-byte header, then the image the device gets.
+    /// let mut file = VVec::<u8>::with_capacity(3 * PAGE_SIZE, GFP_KERNEL)?;
+    /// file.resize(64, 0xff, GFP_KERNEL)?;
+    /// file.resize(3 * PAGE_SIZE, 0x5a, GFP_KERNEL)?;
+    /// let image = SgTable::new_range(file, 64, 3 * PAGE_SIZE - 64, GFP_KERNEL)?;
+    ///
+    /// assert_eq!(image.size(), 3 * PAGE_SIZE - 64);
+    /// let first = image.cpu_iter()?.next().ok_or(EINVAL)?;
+    /// assert_eq!(first.offset(), 64);
+    /// let mut byte = [0u8; 1];
+    /// image.read_at(0, &mut byte)?;
+    /// assert_eq!(byte, [0x5a]);
+    ///
+    /// let file = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+    /// assert_eq!(SgTable::new_range(file, 0, 1, GFP_KERNEL).err(), Some(ERANGE));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn new_range(pages: impl Pages, offset: usize, len: usize, flags: Flags) -> Result<Self> {
+        Self::owned(pages, Some((offset, len)), Limits::NONE, flags)
+    }
+
+    /// [`SgTable::new_range`], in entries `dev` can take, as [`SgTable::new_for_device`] makes
+    /// them.
+    ///
+    /// May sleep if `flags` allow it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::new_range`] and [`SgTable::new_for_device`].
+    pub fn new_range_for_device(
+        dev: &Device<Bound>,
+        pages: impl Pages,
+        offset: usize,
+        len: usize,
+        flags: Flags,
+    ) -> Result<Self> {
+        Self::owned(pages, Some((offset, len)), Limits::for_building(dev), flags)
     }
 
     /// Builds an unmapped table over `pages` whose entries `dev` can take: none longer than its
@@ -385,7 +443,7 @@ impl SgTable<'static> {
     ///
     /// As for [`SgTable::new`]; `EINVAL` too if `dev` can't take a whole page in one segment.
     pub fn new_for_device(dev: &Device<Bound>, pages: impl Pages, flags: Flags) -> Result<Self> {
-        Self::owned(pages, Limits::for_building(dev), flags)
+        Self::owned(pages, None, Limits::for_building(dev), flags)
     }
 
     /// Builds a table over `pages` for `dev` and maps it: [`SgTable::new_for_device`] with
@@ -428,8 +486,13 @@ impl SgTable<'static> {
         Ok(table)
     }
 
-    fn owned(pages: impl Pages, limits: Limits, flags: Flags) -> Result<Self> {
-        let (owned, size) = OwnedSgt::new(pages, limits, flags)?;
+    fn owned(
+        pages: impl Pages,
+        range: Option<(usize, usize)>,
+        limits: Limits,
+        flags: Flags,
+    ) -> Result<Self> {
+        let (owned, size) = OwnedSgt::new(pages, range, limits, flags)?;
         // INVARIANT: The table is ours and unmapped, and describes `size` bytes.
         Ok(Self {
             state: State::Unmapped,
@@ -689,6 +752,116 @@ impl<'a> SgTable<'a> {
         unsafe { mapping.sync_for_device(self.source.as_raw()) }
     }
 
+    /// Returns an iterator over the DMA addresses of the bytes `offset..offset + len` of a mapped
+    /// table: its DMA segments, clipped to the window. [`DmaWindow::chunks`] splits them further
+    /// into aligned chunks, e.g. one per page-table entry.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::dma_iter`]; `ERANGE` if the window is not inside the table.
+    ///
+    /// # Examples
+    ///
+    /// Page-table entries for the second and third 4 KiB of a buffer, one per 4 KiB, as a GPU
+    /// VM bind or nova-core's GSP loader writes them:
+    ///
+    /// ```
+    /// # use kernel::device::{Bound, Device};
+    /// use kernel::{dma::DataDirection, sg::SgTable};
+    ///
+    /// # fn test(dev: &Device<Bound>) -> Result {
+    /// const SZ_4K: usize = 4096;
+    /// let mut buf = VVec::<u8>::with_capacity(4 * SZ_4K, GFP_KERNEL)?;
+    /// buf.resize(4 * SZ_4K, 0, GFP_KERNEL)?;
+    /// let table = SgTable::new_mapped_bound(dev, buf, DataDirection::ToDevice, GFP_KERNEL)?;
+    ///
+    /// let mut entries = KVec::new();
+    /// for chunk in table.dma_window(SZ_4K, 2 * SZ_4K)?.chunks(SZ_4K)? {
+    ///     assert_eq!(chunk.dma_address() % SZ_4K as u64, 0);
+    ///     entries.push(chunk.dma_address().to_le(), GFP_KERNEL)?;
+    /// }
+    /// assert_eq!(entries.len(), 2);
+    /// assert_eq!(table.dma_window(SZ_4K, 4 * SZ_4K).err(), Some(ERANGE));
+    /// assert_eq!(table.dma_window(0, SZ_4K)?.chunks(3000).err(), Some(EINVAL));
+    /// # Ok::<(), Error>(()) }
+    /// ```
+    #[inline]
+    pub fn dma_window(&self, offset: usize, len: usize) -> Result<DmaWindow<'_>> {
+        let segments = self.dma_iter()?;
+        self.check_window(offset, len)?;
+        Ok(DmaWindow::new(segments, offset, len))
+    }
+
+    /// Gives the bytes `offset..offset + len` back to the CPU after the device wrote them:
+    /// [`SgTable::sync_for_cpu`] for part of the table, as DRM's `BO_SYNC` or a ring buffer
+    /// does (`dma_sync_single_for_cpu()` on each piece of a DMA segment in the range).
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::sync_for_cpu`]; `ERANGE` if the range is not inside the table. Nothing
+    /// is synced on error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::device::{Bound, Device};
+    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// # fn test(dev: &Device<Bound>) -> Result {
+    /// let mut ring = VVec::<u32>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+    /// ring.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let mut table = SgTable::new_for_device(dev, ring, GFP_KERNEL)?;
+    /// assert_eq!(table.sync_range_for_cpu(0, 64), Err(EINVAL));
+    ///
+    /// table.map_bound(dev, DataDirection::Bidirectional)?;
+    /// // The device wrote 64 bytes at the end of the first page.
+    /// table.sync_range_for_cpu(PAGE_SIZE - 64, 64)?;
+    /// let mut head = [0u8; 64];
+    /// table.read_at(PAGE_SIZE - 64, &mut head)?;
+    /// assert_eq!(table.sync_range_for_cpu(table.size() - 1, 2), Err(ERANGE));
+    /// # Ok::<(), Error>(()) }
+    /// ```
+    pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
+        self.sync_range(offset, len, bindings::dma_sync_single_for_cpu)
+    }
+
+    /// Gives the bytes `offset..offset + len` to the device after the CPU wrote them:
+    /// [`SgTable::sync_for_device`] for part of the table (`dma_sync_single_for_device()` on
+    /// each piece of a DMA segment in the range).
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::sync_range_for_cpu`].
+    pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
+        self.sync_range(offset, len, bindings::dma_sync_single_for_device)
+    }
+
+    fn sync_range(
+        &self,
+        offset: usize,
+        len: usize,
+        f: unsafe extern "C" fn(
+            *mut bindings::device,
+            bindings::dma_addr_t,
+            usize,
+            bindings::dma_data_direction,
+        ),
+    ) -> Result {
+        let mapping = self.state.mapping()?;
+        self.check_window(offset, len)?;
+        // SAFETY: `source` gives the table `mapping` was made for (type invariants).
+        unsafe { mapping.sync_range(self.source.as_raw(), offset, len, f) }
+    }
+
+    /// Checks that `offset..offset + len` lies inside the table.
+    #[inline]
+    pub(super) fn check_window(&self, offset: usize, len: usize) -> Result {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(ERANGE),
+        }
+    }
+
     /// Returns the number of bytes the table describes: the sum of its CPU entries or, for a
     /// table without CPU view, of its DMA segments. Counted once, when the table was made.
     #[inline]
@@ -757,7 +930,7 @@ impl<'a> SgTable<'a> {
     ///
     /// Nothing is copied on error.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
-        let sgt = self.source.writable()?;
+        let sgt = self.source.owned()?;
         let skip = self.check_range(offset, data.len())?;
         // SAFETY:
         // - `sgt` is a valid table with `orig_nents` entries over pages we own, and `&mut self`
@@ -779,11 +952,102 @@ impl<'a> SgTable<'a> {
     /// Checks that `offset..offset + len` lies inside the table and that C can copy `len` bytes
     /// at once (`sg_copy_buffer()` counts them in an `unsigned int`); returns `offset` for C.
     fn check_range(&self, offset: usize, len: usize) -> Result<c_long> {
-        let end = offset.checked_add(len).ok_or(ERANGE)?;
-        if end > self.size || u32::try_from(len).is_err() {
+        self.check_window(offset, len)?;
+        if u32::try_from(len).is_err() {
             return Err(ERANGE);
         }
         c_long::try_from(offset).map_err(|_| ERANGE)
+    }
+
+    /// Calls `f` on the bytes `offset..offset + len` of the table's memory in place, chunk by
+    /// chunk (at most a page, mapped with `kmap_local_page()`), in order: what `sg_miter` does
+    /// in C, to checksum or scan a big buffer without a copy. Stops at the first error `f`
+    /// returns.
+    ///
+    /// The memory must not change under the slices `f` gets: only a table we own (whose memory
+    /// no one else references), and only while no device may write it: not mapped, or mapped
+    /// [`DataDirection::ToDevice`].
+    ///
+    /// # Errors
+    ///
+    /// - `EINVAL` for a table someone else made, or mapped for a device that may write it
+    ///   (`FromDevice`, `Bidirectional`, or a table its owner mapped), changing nothing.
+    /// - `ERANGE` if the range is not inside the table.
+    /// - What `f` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{page::PAGE_SIZE, sg::SgTable};
+    ///
+    /// let mut buf = VVec::<u8>::with_capacity(3 * PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(3 * PAGE_SIZE, 1, GFP_KERNEL)?;
+    /// let mut table = SgTable::new(buf, GFP_KERNEL)?;
+    ///
+    /// let (mut sum, mut chunks) = (0u64, 0);
+    /// table.for_each_chunk(10, 2 * PAGE_SIZE, |bytes| {
+    ///     sum += bytes.iter().map(|&b| u64::from(b)).sum::<u64>();
+    ///     chunks += 1;
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(sum, 2 * PAGE_SIZE as u64);
+    /// assert!(chunks >= 2);
+    ///
+    /// table.for_each_chunk_mut(0, PAGE_SIZE, |bytes| {
+    ///     bytes.fill(0);
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(table.for_each_chunk(2 * PAGE_SIZE, 2 * PAGE_SIZE, |_| Ok(())), Err(ERANGE));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn for_each_chunk(
+        &self,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(&[u8]) -> Result,
+    ) -> Result {
+        let sgt = self.source.owned()?;
+        self.state.check_cpu_references()?;
+        self.check_window(offset, len)?;
+        // SAFETY: `sgt` is our table: its entries are pages we own, with consecutive `struct
+        // page`s, which nobody else references (type invariants of `Source`). `&self` keeps
+        // every Rust writer away (`write_at` and the mutable chunks take `&mut self`), and the
+        // state keeps devices from writing: no mapping, or one for `ToDevice`, whose syncs and
+        // unmapping do not write the memory either.
+        unsafe {
+            for_each_page_piece(sgt, offset, len, |p, n| {
+                // SAFETY: `p` points to `n` bytes that nobody changes during the call.
+                f(core::slice::from_raw_parts(p, n))
+            })
+        }
+    }
+
+    /// Calls `f` on the bytes `offset..offset + len` of the table's memory in place, chunk by
+    /// chunk, to write them: [`SgTable::for_each_chunk`] for patching a buffer without a copy.
+    ///
+    /// While the table is mapped [`DataDirection::ToDevice`], call
+    /// [`SgTable::sync_range_for_device`] afterwards.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::for_each_chunk`].
+    pub fn for_each_chunk_mut(
+        &mut self,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(&mut [u8]) -> Result,
+    ) -> Result {
+        let sgt = self.source.owned()?;
+        self.state.check_cpu_references()?;
+        self.check_window(offset, len)?;
+        // SAFETY: As in `for_each_chunk()`, and `&mut self` keeps every other CPU user away; the
+        // memory holds plain bytes of which any value is valid (`Pages`).
+        unsafe {
+            for_each_page_piece(sgt, offset, len, |p, n| {
+                // SAFETY: `p` points to `n` bytes that only this call uses meanwhile.
+                f(core::slice::from_raw_parts_mut(p, n))
+            })
+        }
     }
 
     /// Returns the mapping state.
@@ -836,4 +1100,50 @@ impl<'a> SgTable<'a> {
     pub fn as_raw(&self) -> *mut bindings::sg_table {
         self.source.as_raw().as_ptr()
     }
+}
+
+/// Calls `f` with a pointer to each piece of the bytes `offset..offset + len` of the CPU view of
+/// `sgt` that lies in one page, mapped with `kmap_local_page()` for the call, and its length.
+///
+/// # Safety
+///
+/// `sgt` is a valid table whose entries are kernel-mapped pages with consecutive `struct
+/// page`s, holding at least `offset + len` bytes; `f` may make a reference of the piece for the
+/// duration of the call.
+unsafe fn for_each_page_piece(
+    sgt: NonNull<bindings::sg_table>,
+    offset: usize,
+    len: usize,
+    mut f: impl FnMut(*mut u8, usize) -> Result,
+) -> Result {
+    let (mut skip, mut left) = (offset, len);
+    // SAFETY: `sgt` is valid, by the safety requirements.
+    for seg in unsafe { CpuIter::new(sgt) } {
+        if left == 0 {
+            break;
+        }
+        if skip >= seg.len() {
+            skip -= seg.len();
+            continue;
+        }
+        // Byte `at` of the entry is in page `at / PAGE_SIZE` of it.
+        let (mut at, end) = (seg.offset() + skip, seg.offset() + seg.len());
+        skip = 0;
+        while at < end && left > 0 {
+            let n = (PAGE_SIZE - at % PAGE_SIZE).min(end - at).min(left);
+            // SAFETY: The entry's pages have consecutive `struct page`s, by the safety
+            // requirements, so page `at / PAGE_SIZE` of it is valid.
+            let page = unsafe { seg.page().add(at / PAGE_SIZE) };
+            // SAFETY: `page` is a valid, kernel-mapped page.
+            let base = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
+            // SAFETY: `base` maps the whole page, and `at % PAGE_SIZE + n` is at most a page.
+            let res = f(unsafe { base.add(at % PAGE_SIZE) }, n);
+            // SAFETY: `base` was mapped just above, and is unmapped once, in reverse order.
+            unsafe { bindings::kunmap_local(base.cast()) };
+            res?;
+            at += n;
+            left -= n;
+        }
+    }
+    Ok(())
 }

@@ -218,7 +218,8 @@ fn state(t: &SgTable<'_>) -> &'static str {
 #[derive(PartialEq, Debug)]
 struct Ops {
     dma: Result,
-    sync: [Result; 2],
+    /// The whole-table syncs, then the range syncs over the first byte.
+    sync: [Result; 4],
     cpu_bytes: Result<usize>,
     state: &'static str,
 }
@@ -226,10 +227,20 @@ struct Ops {
 fn ops(t: &SgTable<'_>) -> Ops {
     let dma = t.dma_iter().map(|_| ());
     let nents = t.nents().map(|_| ());
+    let window = t.dma_window(0, 1).map(|_| ());
     Ops {
-        // DMA iteration and `nents()` check the same thing; report a disagreement.
-        dma: if dma == nents { dma } else { Err(EDOM) },
-        sync: [t.sync_for_cpu(), t.sync_for_device()],
+        // DMA iteration, windows and `nents()` check the same thing; report a disagreement.
+        dma: if dma == nents && dma == window {
+            dma
+        } else {
+            Err(EDOM)
+        },
+        sync: [
+            t.sync_for_cpu(),
+            t.sync_for_device(),
+            t.sync_range_for_cpu(0, 1),
+            t.sync_range_for_device(0, 1),
+        ],
         cpu_bytes: t.cpu_iter().map(|iter| iter.map(|seg| seg.len()).sum()),
         state: state(t),
     }
@@ -238,7 +249,7 @@ fn ops(t: &SgTable<'_>) -> Ops {
 fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> Ops {
     Ops {
         dma,
-        sync: [sync, sync],
+        sync: [sync; 4],
         cpu_bytes: Ok(cpu_bytes),
         state,
     }
@@ -248,7 +259,7 @@ fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> O
 fn dma_only() -> Ops {
     Ops {
         dma: Ok(()),
-        sync: [Err(EINVAL), Err(EINVAL)],
+        sync: [Err(EINVAL); 4],
         cpu_bytes: Err(EINVAL),
         state: "borrowed",
     }
@@ -272,9 +283,6 @@ fn c_dma_walk(t: &SgTable<'_>) -> Result<KVec<(u64, u32)>> {
     for _ in 0..nents {
         // SAFETY: `sg` is one of the `nents` mapped entries of `sgt`.
         let (addr, len) = unsafe { (bindings::sg_dma_address(sg), bindings::sg_dma_len(sg)) };
-        if len == 0 {
-            break;
-        }
         segs.push((addr, len), GFP_KERNEL)?;
         // SAFETY: As above.
         sg = unsafe { bindings::sg_next(sg) };
@@ -289,6 +297,26 @@ fn dma_matches_c(t: &SgTable<'_>) -> Result<usize> {
     assert_eq!(&ours[..], &c[..]);
     assert!(!c.is_empty());
     Ok(c.iter().map(|(_, len)| *len as usize).sum())
+}
+
+/// What [`SgTable::dma_window`] must yield for `offset..offset + len`: the DMA segments as C
+/// sees them, clipped.
+fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(u64, u32)>> {
+    let (mut skip, mut left, mut out) = (offset, len, KVec::new());
+    for (addr, seg_len) in c_dma_walk(t)? {
+        let seg_len = seg_len as usize;
+        if left == 0 {
+            break;
+        }
+        if skip >= seg_len {
+            skip -= seg_len;
+            continue;
+        }
+        let n = (seg_len - skip).min(left);
+        out.push((addr + skip as u64, n as u32), GFP_KERNEL)?;
+        (skip, left) = (0, left - n);
+    }
+    Ok(out)
 }
 
 /// `Iterator::collect()` into a [`KVec`].

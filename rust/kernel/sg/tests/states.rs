@@ -115,7 +115,7 @@ mod kunit {
             let t = (r.make)(dev.bound())?;
             assert_eq!((r.row, state(&t)), (r.row, r.state));
             let ops = ops(&t);
-            assert_eq!((r.row, ops.dma, ops.sync), (r.row, r.dma, [r.syncs; 2]));
+            assert_eq!((r.row, ops.dma, ops.sync), (r.row, r.dma, [r.syncs; 4]));
             assert_eq!((r.row, ops.cpu_bytes), (r.row, Ok(2 * PAGE_SIZE)));
 
             for kind in Kind::BOTH {
@@ -204,6 +204,213 @@ mod kunit {
         assert_eq!(t.direction(), Some(FromDevice));
         assert_eq!(mapping(&t)?.device().as_raw(), dev2.as_raw());
         assert_eq!(dma_matches_c(&t), Ok(size));
+        Ok(())
+    }
+
+    /// Windows and chunks of the DMA view against a clipping of C's walk, on devices that cut
+    /// tables differently; and every misuse: ranges outside the table, chunk sizes that are not
+    /// powers of two.
+    #[test]
+    fn dma_windows_and_chunks() -> Result {
+        let plain = TestDevice::new(c"rust-sg-window")?;
+        let small = TestDevice::with_parms(c"rust-sg-window-small", &SMALL_SEGMENTS)?;
+        let pages = TestDevice::with_parms(c"rust-sg-window-pages", &PAGE_SEGMENTS)?;
+        for dev in [&plain, &small, &pages] {
+            let dev = dev.bound();
+            let t = SgTable::new_mapped_bound(
+                dev,
+                buffer(20, 0)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            )?;
+            let size = t.size();
+            for (offset, len) in [
+                (0, size),
+                (1, size - 1),
+                (PAGE_SIZE - 1, 2),
+                (PAGE_SIZE, 3 * PAGE_SIZE),
+                (5 * PAGE_SIZE + 17, 9 * PAGE_SIZE + 100),
+                (size - 1, 1),
+                (size, 0),
+                (7, 0),
+            ] {
+                let want = c_dma_window(&t, offset, len)?;
+                let got = collect(
+                    t.dma_window(offset, len)?
+                        .map(|s| (s.dma_address(), s.dma_len())),
+                )?;
+                assert_eq!((offset, len, &got[..]), (offset, len, &want[..]));
+                for chunk in [512, PAGE_SIZE, 16 * PAGE_SIZE] {
+                    // Each clipped segment cut at every `chunk`-aligned address it crosses.
+                    let mask = chunk as u64 - 1;
+                    let mut chunks = KVec::new();
+                    for &(start, seg_len) in want.iter() {
+                        let (mut a, end) = (start, start + u64::from(seg_len));
+                        while a < end {
+                            let n = (mask - (a & mask) + 1).min(end - a);
+                            chunks.push((a, n as u32), GFP_KERNEL)?;
+                            a += n;
+                        }
+                    }
+                    let got = t.dma_window(offset, len)?.chunks(chunk)?;
+                    let got = collect(got.map(|c| (c.dma_address(), c.dma_len())))?;
+                    assert_eq!(
+                        (offset, len, chunk, &got[..]),
+                        (offset, len, chunk, &chunks[..])
+                    );
+                }
+            }
+            // Misuse: outside the table, overflow, chunk sizes that are not powers of two.
+            assert_eq!(t.dma_window(0, size + 1).err(), Some(ERANGE));
+            assert_eq!(t.dma_window(size, 1).err(), Some(ERANGE));
+            assert_eq!(t.dma_window(usize::MAX, 2).err(), Some(ERANGE));
+            assert_eq!(t.sync_range_for_cpu(size - 1, 2), Err(ERANGE));
+            assert_eq!(t.sync_range_for_device(usize::MAX, 2), Err(ERANGE));
+            for bad in [0, 3, PAGE_SIZE + 1, usize::MAX] {
+                assert_eq!(t.dma_window(0, size)?.chunks(bad).err(), Some(EINVAL));
+            }
+            assert_eq!(t.sync_range_for_cpu(3, size - 3), Ok(()));
+            assert_eq!(t.sync_range_for_device(0, 0), Ok(()));
+        }
+        Ok(())
+    }
+
+    /// Tables over part of a buffer: the bytes of the range and no others, in entries within
+    /// the device's limits, through every state; and the ranges that are refused.
+    #[test]
+    fn tables_over_part_of_a_buffer() -> Result {
+        /// A buffer of `pages` pages whose bytes tell their offset apart (for up to 64 KiB).
+        fn numbered(pages: usize) -> Result<VVec<u8>> {
+            let mut buf = buffer(pages, 0)?;
+            for (i, b) in buf.iter_mut().enumerate() {
+                // CAST: Truncation wanted.
+                *b = (i ^ (i >> 8)) as u8;
+            }
+            Ok(buf)
+        }
+        let plain = TestDevice::new(c"rust-sg-range-table")?;
+        let pages = TestDevice::with_parms(c"rust-sg-range-table-pages", &PAGE_SEGMENTS)?;
+        let size = 6 * PAGE_SIZE;
+        for (offset, len) in [
+            (0, size),
+            (1, size - 1),
+            (64, 2 * PAGE_SIZE),
+            (PAGE_SIZE - 1, 2),
+            (PAGE_SIZE, PAGE_SIZE),
+            (PAGE_SIZE + 17, 3 * PAGE_SIZE + 5),
+            (size - 1, 1),
+        ] {
+            // Built for any device, and for one that takes a page per segment, each mapped with
+            // both kinds of mapping.
+            for (dev, for_device, kind) in [
+                (&plain, false, Kind::Devres),
+                (&plain, false, Kind::Lifetime),
+                (&pages, true, Kind::Devres),
+                (&pages, true, Kind::Lifetime),
+            ] {
+                let dev = dev.bound();
+                let mut t = if for_device {
+                    SgTable::new_range_for_device(dev, numbered(6)?, offset, len, GFP_KERNEL)?
+                } else {
+                    SgTable::new_range(numbered(6)?, offset, len, GFP_KERNEL)?
+                };
+                assert_eq!(t.size(), len);
+                assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), len, "unmapped"));
+                let first = t.cpu_iter()?.next().ok_or(ENOENT)?;
+                assert_eq!(first.offset(), offset % PAGE_SIZE);
+                if for_device {
+                    assert!(entries_keep_to(&t, PAGE_SIZE, u64::MAX)?);
+                }
+                let mut got = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+                t.read_at(0, &mut got)?;
+                for (i, b) in got.iter().enumerate() {
+                    let at = offset + i;
+                    // CAST: Truncation wanted, as in `numbered()`.
+                    assert_eq!((at, *b), (at, (at ^ (at >> 8)) as u8));
+                }
+                kind.map(&mut t, dev, DataDirection::Bidirectional)?;
+                assert_eq!(ops(&t), expect(Ok(()), Ok(()), len, "managed"));
+                assert_eq!(dma_matches_c(&t), Ok(len));
+                t.write_at(len - 1, &[0xa5])?;
+                assert_eq!(t.write_at(len, &[0xa5]), Err(ERANGE));
+                t.unmap()?;
+            }
+        }
+        // Refused: past the buffer's length (not its capacity), overflowing, empty.
+        let mut short = VVec::<u8>::with_capacity(2 * PAGE_SIZE, GFP_KERNEL)?;
+        short.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
+        assert_eq!(
+            SgTable::new_range(short, 1, PAGE_SIZE, GFP_KERNEL).err(),
+            Some(ERANGE)
+        );
+        assert_eq!(
+            SgTable::new_range(numbered(1)?, usize::MAX, 2, GFP_KERNEL).err(),
+            Some(ERANGE)
+        );
+        assert_eq!(
+            SgTable::new_range(numbered(1)?, 8, 0, GFP_KERNEL).err(),
+            Some(EINVAL)
+        );
+        Ok(())
+    }
+
+    /// In-place access sees and changes the same bytes as the copies, a page at most at a time,
+    /// and only where no device may write the memory.
+    #[test]
+    fn in_place_access_follows_the_state() -> Result {
+        let dev = TestDevice::new(c"rust-sg-in-place")?;
+        let mut t = SgTable::new(buffer(5, 9)?, GFP_KERNEL)?;
+        let size = t.size();
+        for (offset, len) in [
+            (0, size),
+            (PAGE_SIZE - 3, 7),
+            (2 * PAGE_SIZE + 1, 2 * PAGE_SIZE),
+        ] {
+            let mut want = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+            t.read_at(offset, &mut want)?;
+            let mut got = KVec::with_capacity(len, GFP_KERNEL)?;
+            t.for_each_chunk(offset, len, |bytes| {
+                assert!(!bytes.is_empty() && bytes.len() <= PAGE_SIZE);
+                got.extend_from_slice(bytes, GFP_KERNEL)?;
+                Ok(())
+            })?;
+            assert_eq!((offset, &got[..]), (offset, &want[..]));
+        }
+        // Patch in place, read back by copy; an error from `f` stops the walk.
+        t.for_each_chunk_mut(PAGE_SIZE - 2, 4, |bytes| {
+            bytes.fill(0xee);
+            Ok(())
+        })?;
+        let mut four = [0u8; 6];
+        t.read_at(PAGE_SIZE - 3, &mut four)?;
+        assert_eq!(four[1..5], [0xee; 4]);
+        assert_ne!(four[0], 0xee);
+        let mut calls = 0;
+        let res = t.for_each_chunk(0, size, |_| {
+            calls += 1;
+            Err(EIO)
+        });
+        assert_eq!((res, calls), (Err(EIO), 1));
+        assert_eq!(t.for_each_chunk(size - 1, 2, |_| Ok(())), Err(ERANGE));
+
+        // Mapped for the device to read: allowed. To write: refused, state unchanged.
+        for (kind, dir, allowed) in [
+            (Kind::Lifetime, DataDirection::ToDevice, true),
+            (Kind::Devres, DataDirection::ToDevice, true),
+            (Kind::Lifetime, DataDirection::FromDevice, false),
+            (Kind::Devres, DataDirection::Bidirectional, false),
+        ] {
+            kind.map(&mut t, dev.bound(), dir)?;
+            let want = if allowed { Ok(()) } else { Err(EINVAL) };
+            assert_eq!((dir, t.for_each_chunk(0, 1, |_| Ok(()))), (dir, want));
+            assert_eq!((dir, t.for_each_chunk_mut(0, 1, |_| Ok(()))), (dir, want));
+            assert_eq!(t.direction(), Some(dir));
+            t.unmap()?;
+        }
+        // Someone else's table: refused even unmapped.
+        // SAFETY: `t` outlives the view, keeps its table, and nobody changes it meanwhile.
+        let view = unsafe { SgTable::from_raw(t.as_raw()) }?;
+        assert_eq!(view.for_each_chunk(0, 1, |_| Ok(())), Err(EINVAL));
         Ok(())
     }
 
