@@ -16,7 +16,8 @@
 #   OUT=...           logs and results of test/run
 #   KVM=1             boot with KVM instead of TCG (hangs under nested virtualisation)
 #   IOMMU=1           make run: put the edu device behind an emulated Intel IOMMU
-#   SETUPS="direct"   make test: boot only these DMA set-ups (direct swiotlb iommu)
+#   SETUPS="direct"   make test: boot only these set-ups (direct swiotlb iommu kasan-direct
+#                     kasan-iommu arm64-direct arm64-iommu)
 
 CACHE      ?= $(HOME)/.cache/kernel-sg
 KERNEL     ?= 7.2

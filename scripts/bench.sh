@@ -18,7 +18,7 @@ command -v gnuplot >/dev/null || {
 }
 
 stage "bench: build the benchmark kernel in $BENCH_BUILD" \
-	kunit_build "$BENCH_BUILD" --kunitconfig="$REPO/.kunitconfig"
+	kunit_build "$BENCH_BUILD"
 # Twice: timed, then under -icount shift=0, where the guest's clock advances one ns per
 # instruction executed, so that the same "ns" are instruction counts (deterministic; one vCPU
 # runs at a time then).

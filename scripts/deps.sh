@@ -11,7 +11,8 @@ TOOLS=$CACHE/tools
 
 HOST_PKGS="make gcc flex bison bc libelf-dev libssl-dev cpio kmod rsync python3 xz-utils
 	dpkg-dev git unzip qemu-system-x86 debian-archive-keyring busybox-static file
-	python3-sphinx python3-yaml graphviz python3-ply python3-git clang-19 lld-19 llvm-19"
+	python3-sphinx python3-yaml graphviz python3-ply python3-git clang-19 lld-19 llvm-19
+	qemu-system-arm device-tree-compiler"
 
 host_packages() {
 	local missing=()
@@ -81,11 +82,39 @@ libclang() {
 	say "libclang: $LIBCLANG_VERSION at $LIBCLANG_PATH"
 }
 
+# A static busybox for the arm64 VM's initramfs, from Debian's arm64 archive of the host's
+# release, through an apt state of its own: the host gets no foreign architecture.
+busybox_arm64() {
+	local dest=$TOOLS/busybox-arm64 dir=$CACHE/apt-arm64 tmp suite opts
+	if [ -x "$dest/bin/busybox" ]; then
+		say "busybox (arm64): present"
+		return
+	fi
+	suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+	mkdir -p "$dir/state/lists/partial" "$dir/cache/archives/partial"
+	touch "$dir/state/status"
+	printf 'deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' \
+		"$suite" >"$dir/sources.list"
+	opts=(-o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o Dir::State="$dir/state" -o Dir::State::Status="$dir/state/status"
+		-o Dir::Cache="$dir/cache" -o APT::Architecture=arm64 -o APT::Architectures=arm64
+		-o APT::Sandbox::User=root -o Acquire::Languages=none)
+	apt-get -q "${opts[@]}" update >&2 || die "cannot read Debian's $suite arm64 index; check the network"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get -q "${opts[@]}" download busybox-static >&2) ||
+		{ rm -rf "$tmp"; die "cannot download busybox-static for arm64"; }
+	mkdir -p "$dest"
+	dpkg -x "$tmp"/*.deb "$dest"
+	rm -rf "$tmp"
+	say "busybox (arm64): $dest/bin/busybox"
+}
+
 mkdir -p "$CACHE" "$TOOLS"
 stage "deps: host packages" host_packages
 stage "deps: Rust library source" rust_src
 stage "deps: bindgen" bindgen
 stage "deps: libclang" libclang
+stage "deps: busybox for arm64" busybox_arm64
 
 cat >"$CACHE/toolchain.env.tmp" <<EOM
 # Written by scripts/deps.sh; do not edit. Read by scripts/toolchain.sh.

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Packs qemu/init and a static busybox into $CACHE/initramfs.cpio.gz for the test VM.
+# initramfs.sh [x86_64|arm64]: packs qemu/init and a static busybox for the architecture into
+# $CACHE/initramfs.cpio.gz (x86_64, the host's busybox) or $CACHE/initramfs-arm64.cpio.gz
+# (Debian's arm64 busybox, which make deps fetches) for the test VM.
 . "$(dirname "$0")/lib.sh"
 
-out=$CACHE/initramfs.cpio.gz
-busybox=/bin/busybox
-[ -x "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
-	busybox=$(command -v busybox) || die "no busybox: run 'make deps' (it installs busybox-static)"
+if [ "${1:-x86_64}" = arm64 ]; then
+	out=$CACHE/initramfs-arm64.cpio.gz busybox=$CACHE/tools/busybox-arm64/bin/busybox
+	[ -x "$busybox" ] || die "no arm64 busybox at $busybox: run 'make deps'"
+else
+	out=$CACHE/initramfs.cpio.gz busybox=/bin/busybox
+	[ -x "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+		busybox=$(command -v busybox) || die "no busybox: run 'make deps' (it installs busybox-static)"
+fi
 if [ -f "$out" ] && [ "$out" -nt "$REPO/qemu/init" ] && [ "$out" -nt "$busybox" ]; then
 	exit 0
 fi

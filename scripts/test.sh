@@ -34,8 +34,9 @@ parse() {
 }
 
 # setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot of $image_dir's
-# kernel, parsed and judged. The tests learn the DMA set-up from NAME (kasan-iommu: iommu).
-image_dir=$BUILD
+# kernel (for $image_arch, on QEMU's $machine, with a non-coherent PCIe host if $noncoherent),
+# parsed and judged. The tests learn the DMA set-up from NAME (kasan-iommu, arm64-iommu: iommu).
+image_dir=$BUILD image_arch=x86_64 machine= noncoherent=0
 setup() {
 	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s d l w m e expect=() json=()
 	shift 4
@@ -43,8 +44,9 @@ setup() {
 	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
 	# shellcheck disable=SC2086 # kargs is a list of words.
 	# rust_sg_test.setup: the tests assert what the set-up must show, instead of skipping.
-	if ! BUILD=$image_dir MEM=$mem QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" \
-		"$REPO/scripts/boot.sh" "$log" dma_debug_entries=262144 "rust_sg_test.setup=${name#kasan-}" $kargs; then
+	if ! BUILD=$image_dir KARCH=$image_arch MACHINE=$machine NONCOHERENT=$noncoherent MEM=$mem \
+		QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" \
+		"$REPO/scripts/boot.sh" "$log" dma_debug_entries=262144 "rust_sg_test.setup=${name##*-}" $kargs; then
 		failed=$((failed + 1)) bad=1
 		summary+=("$name: boot failed, see $log")
 		return
@@ -71,17 +73,17 @@ setup() {
 		"$name:" "$p" "$f" "$s" "$d" "$l" "$w" "$m")")
 }
 
-# The three DMA set-ups share one kernel build. The edu device can only reach 28 bits: the
-# direct and swiotlb boots get 256 MiB (all RAM, the bounce buffers included, below 256 MiB, so
-# the sample maps wherever its pages land, also when it is bound again late in the boot); the
-# IOMMU remaps instead, and its boot has room (1 GiB) for the 256 MiB table.
+# The three DMA set-ups share one kernel build. QEMU's edu device masks the addresses it is
+# given to its dma_mask (28 bits unless told): set to 32 bits, as the sample does. The direct and
+# swiotlb boots get 256 MiB; the IOMMU boot has room (1 GiB) for the 256 MiB table.
 # The swiotlb pool is 8 MiB (4096 slots of 2 KiB), small enough for a test to run it dry.
 # Each boot tells the tests which set-up it is (rust_sg_test.setup=); they check it was.
-setups=${SETUPS:-direct swiotlb iommu kasan-direct kasan-iommu}
+setups=${SETUPS:-direct swiotlb iommu kasan-direct kasan-iommu arm64-direct arm64-iommu}
 wanted() { [[ " $setups " == *" $1 "* ]]; }
-wanted direct && setup direct 256M "-device edu" ""
-wanted swiotlb && setup swiotlb 256M "-device edu" "swiotlb=4096,force"
-wanted iommu && setup iommu 1G "-device intel-iommu -device edu" "intel_iommu=on"
+edu="-device edu,dma_mask=0xffffffff"
+wanted direct && setup direct 256M "$edu" ""
+wanted swiotlb && setup swiotlb 256M "$edu" "swiotlb=4096,force"
+wanted iommu && setup iommu 1G "-device intel-iommu $edu" "intel_iommu=on"
 
 # The same tests in a kernel built with Clang and KASAN, which sees every use-after-free and
 # out-of-bounds access (KFENCE only samples), in the direct and IOMMU set-ups.
@@ -89,11 +91,31 @@ if wanted kasan-direct || wanted kasan-iommu; then
 	if stage "test[kasan]: build with Clang and KASAN" "$REPO/scripts/build.sh" kasan; then
 		image_dir=$BUILD-kasan
 		kasan=('KernelAddressSanitizer initialized=1')
-		wanted kasan-direct && setup kasan-direct 256M "-device edu" "" "${kasan[@]}"
-		wanted kasan-iommu && setup kasan-iommu 1G "-device intel-iommu -device edu" "intel_iommu=on" "${kasan[@]}"
+		wanted kasan-direct && setup kasan-direct 256M "$edu" "" "${kasan[@]}"
+		wanted kasan-iommu && setup kasan-iommu 1G "-device intel-iommu $edu" "intel_iommu=on" "${kasan[@]}"
 	else
 		failed=$((failed + 1)) bad=1
 		summary+=("kasan:   the Clang/KASAN build FAILED")
+	fi
+fi
+
+# arm64 (QEMU virt, Clang), where a device that is not DMA-coherent makes every map, sync and
+# unmap do cache maintenance (arch_sync_dma_for_*), twice: dma-direct with edu on a PCIe host
+# whose device-tree node lacks dma-coherent (RAM starts at 1 GiB there: the 32-bit mask
+# reaches the first 3 GiB), and behind an SMMUv3. KUnit's devices are never coherent on arm64.
+if wanted arm64-direct || wanted arm64-iommu; then
+	if stage "test[arm64]: build for arm64 with Clang" "$REPO/scripts/build.sh" arm64; then
+		image_dir=$BUILD-arm64 image_arch=arm64 machine=virt noncoherent=1
+		wanted arm64-direct && setup arm64-direct 1G "$edu" "" \
+			'rust_kernel_sg_dma: the transition matrix on edu, DMA-coherent: false=1' \
+			'rust_kernel_sg_dma: the transition matrix on kunit device, DMA-coherent: false=1'
+		machine=virt,iommu=smmuv3 noncoherent=0
+		wanted arm64-iommu && setup arm64-iommu 1G "$edu" "" \
+			'rust_kernel_sg_dma: IOMMU merged 16 CPU entries into=1' \
+			'rust_kernel_sg_dma: the transition matrix on kunit device, DMA-coherent: false=1'
+	else
+		failed=$((failed + 1)) bad=1
+		summary+=("arm64:   the arm64 build FAILED")
 	fi
 fi
 

@@ -6,13 +6,19 @@
 export LIBCLANG_PATH
 MAKE_OPTS=("RUST_LIB_SRC=$RUST_LIB_SRC" "BINDGEN=$BINDGEN")
 
-# kmake ARGS...: a kernel make in $KDIR (x86_64, $JOBS jobs) with the toolchain's options.
-kmake() { make -s -C "$KDIR" ARCH=x86_64 -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
+# The architecture to build for: x86_64, or arm64 (always with Clang, LLVM=-19).
+KARCH=${KARCH:-x86_64}
+if [ "$KARCH" = arm64 ]; then MAKE_OPTS+=(LLVM=-19); fi
 
-# kunit_build DIR [KUNIT.PY-ARGS...]: kunit.py build (x86_64) into DIR with the toolchain.
+# kmake ARGS...: a kernel make in $KDIR ($KARCH, $JOBS jobs) with the toolchain's options.
+kmake() { make -s -C "$KDIR" ARCH="$KARCH" -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
+
+# kunit_build DIR [KUNIT.PY-ARGS...]: kunit.py build ($KARCH) into DIR with the toolchain, from
+# .kunitconfig, the architecture's fragment and the fragments given.
 kunit_build() {
 	local dir=$1
 	shift
-	python3 "$KDIR/tools/testing/kunit/kunit.py" build --arch=x86_64 --build_dir="$dir" \
-		--jobs="$JOBS" "${MAKE_OPTS[@]/#/--make_options=}" "$@"
+	python3 "$KDIR/tools/testing/kunit/kunit.py" build --arch="$KARCH" --build_dir="$dir" \
+		--jobs="$JOBS" "${MAKE_OPTS[@]/#/--make_options=}" --kunitconfig="$REPO/.kunitconfig" \
+		--kunitconfig="$REPO/configs/$KARCH.config" "$@"
 }

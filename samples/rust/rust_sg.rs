@@ -2,8 +2,10 @@
 
 //! Rust scatter-gather sample: a GPU-style firmware loader on QEMU's `edu` device.
 //!
-//! To make this driver probe, run QEMU with `-device edu` (add `-machine q35 -device
-//! intel-iommu` and `intel_iommu=on` to go through an IOMMU).
+//! To make this driver probe, run QEMU with `-device edu,dma_mask=0xffffffff` (the device masks
+//! DMA addresses to 28 bits by default; this driver sets 32); add `-machine q35 -device
+//! intel-iommu` and `intel_iommu=on` to go through an IOMMU, or `-machine virt,iommu=smmuv3` on
+//! arm64.
 //!
 //! The first half is the kernel::sg story. Like nova-core's GSP loader, the driver puts a
 //! firmware image (here generated) in a [`VVec`], maps it for the device, and builds the levels
@@ -227,7 +229,7 @@ impl Edu<'_, '_> {
     /// Runs one transfer of `len` bytes and waits for it (the device takes about 100 ms).
     ///
     /// The registers are 64 bits wide, but a 32-bit write sets the whole register, and the
-    /// device's 28-bit DMA mask keeps every address below 4 GiB.
+    /// device's 32-bit DMA mask keeps every address below 4 GiB.
     fn transfer(&self, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
         self.0.write32(u32::try_from(src)?, regs::DMA_SRC);
         self.0.write32(u32::try_from(dst)?, regs::DMA_DST);
@@ -337,7 +339,7 @@ impl pci::Driver for SgDriver {
         dev_info!(pdev, "rust_sg: edu device {:#x}\n", bar.read32(regs::ID));
 
         // SAFETY: No DMA allocation or mapping of this device is in flight during probe.
-        unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())? };
+        unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<32>())? };
 
         let firmware = Firmware::load(pdev.as_ref())?;
         firmware.log(pdev.as_ref())?;

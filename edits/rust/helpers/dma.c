@@ -35,3 +35,22 @@ __rust_helper void rust_helper_dma_sync_single_for_device(struct device *dev, dm
 {
 	dma_sync_single_for_device(dev, addr, size, dir);
 }
+
+#include <linux/dma-map-ops.h>
+
+__rust_helper bool rust_helper_dev_is_dma_coherent(struct device *dev)
+{
+	return dev_is_dma_coherent(dev);
+}
+
+#include <linux/swiotlb.h>
+
+__rust_helper bool rust_helper_is_swiotlb_force_bounce(struct device *dev)
+{
+	return is_swiotlb_force_bounce(dev);
+}
+
+__rust_helper unsigned long rust_helper_swiotlb_pool_size(void)
+{
+	return IS_ENABLED(CONFIG_SWIOTLB) ? swiotlb_size_or_default() : 0;
+}

@@ -197,7 +197,6 @@ pub(super) fn page_phys(page: NonNull<bindings::page>) -> u64 {
 /// bytes into the first one.
 struct Run {
     page: NonNull<bindings::page>,
-    phys: u64,
     offset: usize,
     len: usize,
 }
@@ -250,36 +249,29 @@ impl OwnedSgt {
             }
             let len = left.min(PAGE_SIZE - offset);
             left -= len;
-            let phys = page_phys(page);
             match runs.last_mut() {
                 // Pages merge when their frames are contiguous (our pages come from vmalloc or
                 // the page allocator, never from device memory, `ZONE_DEVICE`) and so are their
                 // `struct page`s, which `sg_page(sg) + n` relies on (not so across memory
                 // sections without `SPARSEMEM_VMEMMAP`).
                 // Only the first run starts inside a page, and only the last ends inside one:
-                // a run that continues ends at a page boundary.
+                // a run that continues ends at a page boundary. The `struct page`s are compared
+                // first: it costs no call, and rules out most pages of a vmalloc buffer.
                 // CAST: A run is at most `max`, which fits in `u32`.
                 Some(run)
-                    if run.phys.checked_add((run.offset + run.len) as u64) == Some(phys)
-                        && run
-                            .page
-                            .as_ptr()
-                            .wrapping_add((run.offset + run.len) / PAGE_SIZE)
-                            == page.as_ptr()
+                    if run
+                        .page
+                        .as_ptr()
+                        .wrapping_add((run.offset + run.len) / PAGE_SIZE)
+                        == page.as_ptr()
                         && max - run.len >= len
-                        && !limits.starts_window(phys) =>
+                        && page_phys(run.page).checked_add((run.offset + run.len) as u64)
+                            == Some(page_phys(page))
+                        && !limits.starts_window(page_phys(page)) =>
                 {
                     run.len += len
                 }
-                _ => runs.push(
-                    Run {
-                        page,
-                        phys,
-                        offset,
-                        len,
-                    },
-                    flags,
-                )?,
+                _ => runs.push(Run { page, offset, len }, flags)?,
             }
             offset = 0;
         }

@@ -81,6 +81,14 @@ const MAP_ATTRS: u32 = bindings::DMA_ATTR_WEAK_ORDERING
     | bindings::DMA_ATTR_NO_WARN
     | bindings::DMA_ATTR_PRIVILEGED;
 
+/// `dma_sync_single_for_cpu()` or `dma_sync_single_for_device()`.
+pub(super) type SyncSingle = unsafe extern "C" fn(
+    *mut bindings::device,
+    bindings::dma_addr_t,
+    usize,
+    bindings::dma_data_direction,
+);
+
 /// Attributes as the DMA API takes them.
 #[inline]
 fn raw_attrs(attrs: u32) -> c_ulong {
@@ -391,12 +399,7 @@ impl<'a> Mapping<'a> {
         sgt: NonNull<bindings::sg_table>,
         offset: usize,
         len: usize,
-        f: unsafe extern "C" fn(
-            *mut bindings::device,
-            bindings::dma_addr_t,
-            usize,
-            bindings::dma_data_direction,
-        ),
+        f: SyncSingle,
     ) -> Result {
         let sync = |dev: &Device| {
             // SAFETY: `sgt` is mapped (by the safety requirements and the callers below).

@@ -19,7 +19,8 @@ use super::{
     },
     state::{
         Keep,
-        State, //
+        State,
+        SyncSingle, //
     },
 };
 use crate::{
@@ -836,17 +837,7 @@ impl<'a> SgTable<'a> {
         self.sync_range(offset, len, bindings::dma_sync_single_for_device)
     }
 
-    fn sync_range(
-        &self,
-        offset: usize,
-        len: usize,
-        f: unsafe extern "C" fn(
-            *mut bindings::device,
-            bindings::dma_addr_t,
-            usize,
-            bindings::dma_data_direction,
-        ),
-    ) -> Result {
+    fn sync_range(&self, offset: usize, len: usize, f: SyncSingle) -> Result {
         let mapping = self.state.mapping()?;
         self.check_window(offset, len)?;
         // SAFETY: `source` gives the table `mapping` was made for (type invariants).

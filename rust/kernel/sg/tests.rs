@@ -299,6 +299,71 @@ fn dma_matches_c(t: &SgTable<'_>) -> Result<usize> {
     Ok(c.iter().map(|(_, len)| *len as usize).sum())
 }
 
+/// An owned table through every state and transition with one kind of mapping, on two devices
+/// (the case `owned_every_state` of the suite `rust_kernel_sg`).
+fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>) -> Result {
+    use DataDirection::{
+        FromDevice,
+        ToDevice, //
+    };
+    let size = 8 * PAGE_SIZE;
+    let mut t = SgTable::new(buffer(8, 1)?, GFP_KERNEL)?;
+    assert_eq!(t.size(), size);
+
+    // Unmapped: no DMA view, nothing to unmap or sync.
+    assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+    assert_eq!(t.unmap(), Err(EINVAL));
+    assert_eq!(state(&t), "unmapped");
+    assert_eq!(t.direction(), None);
+
+    // CPU access to our own memory; out of range changes nothing.
+    let mut byte = [0u8; 1];
+    assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
+    assert_eq!(byte[0], ((PAGE_SIZE + 3) as u8) ^ 1);
+    assert_eq!(t.write_at(PAGE_SIZE + 3, &[0xee]), Ok(()));
+    assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
+    assert_eq!(byte[0], 0xee);
+    assert_eq!(t.write_at(size - 1, &[1, 2]), Err(ERANGE));
+    assert_eq!(t.read_at(size, &mut byte), Err(ERANGE));
+    assert_eq!(t.read_at(usize::MAX, &mut byte), Err(ERANGE));
+    assert_eq!(t.read_at(size - 1, &mut byte), Ok(()));
+    assert_eq!(byte[0], ((size - 1) as u8) ^ 1);
+
+    // Unmapped -> Managed.
+    assert_eq!(kind.map(&mut t, dev, ToDevice), Ok(()));
+    assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+    assert_eq!(t.direction(), Some(ToDevice));
+    assert_eq!(mapping(&t)?.is_devres(), kind == Kind::Devres);
+    assert!(t.is_mapped());
+    assert_eq!(dma_matches_c(&t), Ok(size));
+
+    // Managed: a second map is refused and changes nothing.
+    assert_eq!(kind.map(&mut t, dev, FromDevice), Err(EINVAL));
+    assert_eq!(kind.map(&mut t, dev2, ToDevice), Err(EINVAL));
+    assert_eq!(t.direction(), Some(ToDevice));
+    assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+
+    // Managed -> Unmapped, and the second unmap is refused.
+    assert_eq!(t.unmap(), Ok(()));
+    assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+    assert_eq!(t.unmap(), Err(EINVAL));
+    assert!(!t.is_mapped());
+
+    // Remapping for another device and direction works.
+    assert_eq!(kind.map(&mut t, dev2, FromDevice), Ok(()));
+    assert_eq!(t.direction(), Some(FromDevice));
+    assert_eq!(mapping(&t)?.device().as_raw(), dev2.as_raw());
+    assert_eq!(dma_matches_c(&t), Ok(size));
+    Ok(())
+}
+
+/// Whether `dev` is DMA-coherent (`dev_is_dma_coherent()`): if not, every map, sync and unmap
+/// goes through the architecture's cache maintenance.
+fn dma_coherent(dev: &Device) -> bool {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::dev_is_dma_coherent(dev.as_raw()) }
+}
+
 /// What [`SgTable::dma_window`] must yield for `offset..offset + len`: the DMA segments as C
 /// sees them, clipped.
 fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(u64, u32)>> {
@@ -333,37 +398,19 @@ fn dma_bytes(t: &SgTable<'_>) -> Result<usize> {
     Ok(t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum())
 }
 
-/// Whether `dev` has swiotlb bounce buffers (`is_swiotlb_active()`, not in the bindings).
-fn swiotlb_active(dev: &Device) -> bool {
-    #[cfg(CONFIG_SWIOTLB)]
-    {
-        extern "C" {
-            // `struct device *`, as `c_void`: bindgen's `struct device` is not FFI-safe to rustc.
-            fn is_swiotlb_active(dev: *mut c_void) -> bool;
-        }
-        // SAFETY: `dev` is a valid device.
-        unsafe { is_swiotlb_active(dev.as_raw().cast()) }
-    }
-    #[cfg(not(CONFIG_SWIOTLB))]
-    {
-        let _ = dev;
-        false
-    }
+/// Whether every mapping for `dev` bounces through swiotlb (`is_swiotlb_force_bounce()`, as
+/// when booted with `swiotlb=force`). Not whether swiotlb is active: arm64 keeps a pool for
+/// devices whose mask does not reach all of RAM, which ours do.
+fn bounces(dev: &Device) -> bool {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::is_swiotlb_force_bounce(dev.as_raw()) }
 }
 
 /// The size of the bounce pool in bytes, as booted with `swiotlb=` (0 without swiotlb).
 fn swiotlb_pool_size() -> usize {
-    #[cfg(CONFIG_SWIOTLB)]
-    {
-        extern "C" {
-            // Not in the bindings.
-            fn swiotlb_size_or_default() -> c_ulong;
-        }
-        // SAFETY: Reads a value set during boot.
-        unsafe { swiotlb_size_or_default() as usize }
-    }
-    #[cfg(not(CONFIG_SWIOTLB))]
-    0
+    // SAFETY: Reads a value set during boot.
+    // CAST: An `unsigned long` fits in a `usize`.
+    unsafe { bindings::swiotlb_pool_size() as usize }
 }
 
 /// `n` pages the test allocates one by one, none physically next to the one before, so that

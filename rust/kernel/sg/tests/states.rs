@@ -150,63 +150,6 @@ mod kunit {
         Ok(())
     }
 
-    /// [`owned_every_state`] with one kind of mapping, on two devices.
-    fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>) -> Result {
-        use DataDirection::{
-            FromDevice,
-            ToDevice, //
-        };
-        let size = 8 * PAGE_SIZE;
-        let mut t = SgTable::new(buffer(8, 1)?, GFP_KERNEL)?;
-        assert_eq!(t.size(), size);
-
-        // Unmapped: no DMA view, nothing to unmap or sync.
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert_eq!(state(&t), "unmapped");
-        assert_eq!(t.direction(), None);
-
-        // CPU access to our own memory; out of range changes nothing.
-        let mut byte = [0u8; 1];
-        assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
-        assert_eq!(byte[0], ((PAGE_SIZE + 3) as u8) ^ 1);
-        assert_eq!(t.write_at(PAGE_SIZE + 3, &[0xee]), Ok(()));
-        assert_eq!(t.read_at(PAGE_SIZE + 3, &mut byte), Ok(()));
-        assert_eq!(byte[0], 0xee);
-        assert_eq!(t.write_at(size - 1, &[1, 2]), Err(ERANGE));
-        assert_eq!(t.read_at(size, &mut byte), Err(ERANGE));
-        assert_eq!(t.read_at(usize::MAX, &mut byte), Err(ERANGE));
-        assert_eq!(t.read_at(size - 1, &mut byte), Ok(()));
-        assert_eq!(byte[0], ((size - 1) as u8) ^ 1);
-
-        // Unmapped -> Managed.
-        assert_eq!(kind.map(&mut t, dev, ToDevice), Ok(()));
-        assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
-        assert_eq!(t.direction(), Some(ToDevice));
-        assert_eq!(mapping(&t)?.is_devres(), kind == Kind::Devres);
-        assert!(t.is_mapped());
-        assert_eq!(dma_matches_c(&t), Ok(size));
-
-        // Managed: a second map is refused and changes nothing.
-        assert_eq!(kind.map(&mut t, dev, FromDevice), Err(EINVAL));
-        assert_eq!(kind.map(&mut t, dev2, ToDevice), Err(EINVAL));
-        assert_eq!(t.direction(), Some(ToDevice));
-        assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
-
-        // Managed -> Unmapped, and the second unmap is refused.
-        assert_eq!(t.unmap(), Ok(()));
-        assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-        assert_eq!(t.unmap(), Err(EINVAL));
-        assert!(!t.is_mapped());
-
-        // Remapping for another device and direction works.
-        assert_eq!(kind.map(&mut t, dev2, FromDevice), Ok(()));
-        assert_eq!(t.direction(), Some(FromDevice));
-        assert_eq!(mapping(&t)?.device().as_raw(), dev2.as_raw());
-        assert_eq!(dma_matches_c(&t), Ok(size));
-        Ok(())
-    }
-
     /// Windows and chunks of the DMA view against a clipping of C's walk, on devices that cut
     /// tables differently; and every misuse: ranges outside the table, chunk sizes that are not
     /// powers of two.
