@@ -12,7 +12,7 @@ TOOLS=$CACHE/tools
 HOST_PKGS="make gcc flex bison bc libelf-dev libssl-dev cpio kmod rsync python3 xz-utils
 	dpkg-dev git unzip qemu-system-x86 debian-archive-keyring busybox-static file
 	python3-sphinx python3-yaml graphviz python3-ply python3-git clang-19 lld-19 llvm-19
-	qemu-system-arm device-tree-compiler"
+	libclang1-19 qemu-system-arm device-tree-compiler"
 
 host_packages() {
 	local missing=()

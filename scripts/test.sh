@@ -129,7 +129,7 @@ fi
 
 # What must and must not compile: typed memory as DMA bytes, a configuration without PCI.
 if stage "test[compile]: compile-fail cases and a kernel without PCI" "$REPO/scripts/compile-checks.sh"; then
-	summary+=("compile: typed and foreign Pages refused, Pages over bytes accepted, tests build without PCI")
+	summary+=("compile: typed and foreign Pages refused, Pages over bytes accepted, tests build without PCI and for riscv64")
 else
 	failed=$((failed + 1)) bad=1
 	summary+=("compile: FAILED (see above and $OUT/compile-*.log)")
