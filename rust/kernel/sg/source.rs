@@ -312,56 +312,47 @@ impl OwnedSgt {
     }
 
     /// Checks that every entry keeps to the limits of `dev`, and readies the table for
-    /// `dma_map_sgtable()`.
-    ///
-    /// The check is free when the table was built for limits within those of `dev`; otherwise
-    /// it is one pass over the entries, on physical addresses (what dma-direct hands the device,
-    /// up to its bus offset; [`super::state`] checks the DMA segments once mapped).
+    /// `dma_map_sgtable()` (see [`ready`]).
     fn prepare(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
-        let limits = Limits::of(dev);
-        if !self.0.limits.within(&limits) {
-            // SAFETY: The table is valid while `self` is borrowed, and its entries are
-            // unchanged; every entry has a page (type invariants of `Backing`).
-            for seg in unsafe { super::iter::CpuIter::new(self.as_raw()) } {
-                let page = NonNull::new(seg.page()).ok_or(EINVAL)?;
-                // CAST: The offset and length of an entry are `unsigned int`s.
-                let addr = page_phys(page) + seg.offset() as u64;
-                if !limits.allow(addr, seg.len() as u32) {
-                    return Err(EINVAL);
-                }
-            }
-        }
-        // The IOMMU's bounce path marks the first entry (`SG_DMA_SWIOTLB`) and no unmap clears
-        // the mark, which would steer the next mapping's syncs and unmap. (The other flag,
-        // `SG_DMA_BUS_ADDRESS`, marks peer-to-peer memory, which our tables never hold.)
-        #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
-        // SAFETY: The table is ours and not mapped (`&mut self`, the caller maps it next), with
-        // at least one entry.
-        unsafe {
-            (*(*self.as_raw().as_ptr()).sgl).dma_flags = 0
-        };
-        Ok(self.as_raw())
+        // SAFETY: The table is ours, and not mapped (`&mut self`: the caller maps it next); every
+        // entry has a page, with consecutive `struct page`s (type invariants of `Backing`).
+        unsafe { ready(self.as_raw(), self.0.limits, dev) }
     }
+}
+
+/// What we may do with a table someone else made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// Read its DMA segments only: its entries need not be CPU memory.
+    DmaOnly,
+    /// Read its entries and their memory too.
+    Cpu,
+    /// Also write its memory, and map it for a device: the table is lent to us whole.
+    Map,
 }
 
 /// A table someone else made.
 ///
 /// # Invariants
 ///
-/// - `sgt` points to an initialised `struct sg_table` that stays valid and unchanged: for `'a`
-///   if `_owner` is `None`, or as long as `_owner` lives.
-/// - If `cpu`, each of its `orig_nents` entries has a non-NULL page of memory the kernel maps,
-///   valid, with consecutive `struct page`s, for the entry's `offset + length` bytes as long as
-///   `sgt` is.
+/// - `sgt` points to an initialised `struct sg_table` that stays valid: for `'a` if `_owner` is
+///   `None`, or as long as `_owner` lives. Nobody else changes it meanwhile; we change only its
+///   DMA fields, and only if `access` is [`Access::Map`].
+/// - Unless `access` is [`Access::DmaOnly`], each of its `orig_nents` entries has a non-NULL page
+///   of memory the kernel maps, valid, with consecutive `struct page`s, for the entry's
+///   `offset + length` bytes as long as `sgt` is.
+/// - If `access` is [`Access::Map`], nobody else maps, unmaps or syncs the table, or touches its
+///   memory, as long as `sgt` is valid.
 pub(super) struct Foreign<'a> {
     // Note: `sgt` must not be used once `_owner` is dropped; nothing here uses it in `drop`.
     sgt: NonNull<bindings::sg_table>,
-    cpu: bool,
+    access: Access,
     _owner: Option<KBox<dyn Send + Sync>>,
     _table: PhantomData<&'a bindings::sg_table>,
 }
 
-// SAFETY: The owner is `Send`, and the table is plain memory that is only read through `Self`.
+// SAFETY: The owner is `Send`, and the table is plain memory that `Self` only reads, or writes
+// when lent to us whole (`Access::Map`), which the state of the `SgTable` serialises.
 unsafe impl Send for Foreign<'_> {}
 
 // SAFETY: The owner is `Sync`, and through `&Foreign` the table is only read.
@@ -372,20 +363,58 @@ impl<'a> Foreign<'a> {
     ///
     /// # Safety
     ///
-    /// As the invariants of [`Foreign`] require of `sgt`, `cpu` and `owner`.
+    /// As the invariants of [`Foreign`] require of `sgt`, `access` and `owner`.
     pub(super) unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
-        cpu: bool,
+        access: Access,
         owner: Option<KBox<dyn Send + Sync>>,
     ) -> Self {
         // INVARIANT: By the safety requirements.
         Self {
             sgt,
-            cpu,
+            access,
             _owner: owner,
             _table: PhantomData,
         }
     }
+}
+
+/// Checks that every entry of `sgt` keeps to the limits of `dev`, and readies the table for
+/// `dma_map_sgtable()`: the check is free if `built` is within them; otherwise it is one pass
+/// over the entries, on physical addresses (what dma-direct hands the device, up to its bus
+/// offset; [`super::state`] checks the DMA segments behind one once mapped).
+///
+/// # Safety
+///
+/// `sgt` is an initialised table, not mapped, that is ours to write; its entries have pages
+/// with consecutive `struct page`s.
+unsafe fn ready(
+    sgt: NonNull<bindings::sg_table>,
+    built: Limits,
+    dev: &Device,
+) -> Result<NonNull<bindings::sg_table>> {
+    let limits = Limits::of(dev);
+    if !built.within(&limits) {
+        // SAFETY: The table is valid and unchanged meanwhile, by the safety requirements.
+        for seg in unsafe { super::iter::CpuIter::new(sgt) } {
+            let page = NonNull::new(seg.page()).ok_or(EINVAL)?;
+            // CAST: The offset and length of an entry are `unsigned int`s.
+            let addr = page_phys(page) + seg.offset() as u64;
+            if !limits.allow(addr, seg.len() as u32) {
+                return Err(EINVAL);
+            }
+        }
+    }
+    // The IOMMU's bounce path marks the first entry (`SG_DMA_SWIOTLB`) and no unmap clears
+    // the mark, which would steer the next mapping's syncs and unmap. (The other flag,
+    // `SG_DMA_BUS_ADDRESS`, marks peer-to-peer memory, which these tables never hold.)
+    #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
+    // SAFETY: The table is ours to write and not mapped, with at least one entry (it has
+    // pages), by the safety requirements.
+    unsafe {
+        (*(*sgt.as_ptr()).sgl).dma_flags = 0
+    };
+    Ok(sgt)
 }
 
 /// Where the `struct sg_table` of an [`SgTable`](super::SgTable) comes from, and who frees it.
@@ -407,10 +436,12 @@ impl Source<'_> {
         }
     }
 
-    /// What the source is, for logs: `"owned"`, `"borrowed"` or `"borrowed, DMA only"`.
+    /// What the source is, for logs: `"owned"`, `"borrowed"`, `"borrowed, DMA only"` or
+    /// `"borrowed to map"`.
     pub(super) fn name(&self) -> &'static str {
         match self {
-            Source::Borrowed(Foreign { cpu: false, .. }) => "borrowed, DMA only",
+            Source::Borrowed(f) if f.access == Access::DmaOnly => "borrowed, DMA only",
+            Source::Borrowed(f) if f.access == Access::Map => "borrowed to map",
             Source::Borrowed(_) => "borrowed",
             Source::Owned(_) => "owned",
         }
@@ -420,18 +451,34 @@ impl Source<'_> {
     #[inline]
     pub(super) fn cpu(&self) -> Result<NonNull<bindings::sg_table>> {
         match self {
-            Source::Borrowed(Foreign { cpu: false, .. }) => Err(EINVAL),
-            Source::Borrowed(foreign) => Ok(foreign.sgt),
+            Source::Borrowed(f) if f.access == Access::DmaOnly => Err(EINVAL),
+            Source::Borrowed(f) => Ok(f.sgt),
             Source::Owned(owned) => Ok(owned.as_raw()),
         }
     }
 
-    /// The table, if it is ours to write and its entries keep to the limits of `dev`, ready to
-    /// be mapped.
+    /// The table, if it is ours to map (ours, or lent to us whole) and its entries keep to the
+    /// limits of `dev`, ready to be mapped.
     #[inline]
     pub(super) fn mappable(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
         match self {
             Source::Owned(owned) => owned.prepare(dev),
+            // SAFETY: A table lent to us whole is ours to write, not mapped when the caller
+            // maps it, and its entries have pages (type invariants of `Foreign`); it was built
+            // for no device.
+            Source::Borrowed(f) if f.access == Access::Map => unsafe {
+                ready(f.sgt, Limits::NONE, dev)
+            },
+            Source::Borrowed(_) => Err(EINVAL),
+        }
+    }
+
+    /// The table, if its memory is ours to write: ours, or lent to us whole.
+    #[inline]
+    pub(super) fn writable(&mut self) -> Result<NonNull<bindings::sg_table>> {
+        match self {
+            Source::Owned(owned) => Ok(owned.as_raw()),
+            Source::Borrowed(f) if f.access == Access::Map => Ok(f.sgt),
             Source::Borrowed(_) => Err(EINVAL),
         }
     }

@@ -7,13 +7,16 @@
 //! The whole state machine is the table below; each cell is one arm of a `match` in this file,
 //! and Documentation/rust/sg.rst draws the same machine. "Owned" is a table an
 //! [`SgTable`](super::SgTable) allocated itself ([`Source::Owned`]); "borrowed" one someone
-//! else made ([`Source::Borrowed`]). Every cell that is not `Ok` returns the error shown and
-//! leaves the state as it was. A cell naming a state is a transition to it.
+//! else made ([`Source::Borrowed`]); "lent" one someone else made and lent to us whole, to map
+//! ([`SgTable::from_raw_mappable`](super::SgTable::from_raw_mappable)). Every cell that is not
+//! `Ok` returns the error shown and leaves the state as it was. A cell naming a state is a
+//! transition to it.
 //!
 //! | state \ operation     | `map`              | `unmap`    | DMA iteration | syncs    |
 //! |-----------------------|--------------------|------------|---------------|----------|
 //! | `Unmapped`, owned     | `Managed`          | `EINVAL`   | `EINVAL`      | `EINVAL` |
 //! | `Unmapped`, borrowed  | `EINVAL`           | `EINVAL`   | `EINVAL`      | `EINVAL` |
+//! | `Unmapped`, lent      | `Managed`          | `EINVAL`   | `EINVAL`      | `EINVAL` |
 //! | [`State::Borrowed`]   | `EINVAL`           | `EINVAL`   | `Ok`          | `EINVAL` |
 //! | [`State::Managed`]    | `EINVAL`           | `Unmapped` | `Ok`          | `Ok`     |
 //! | `Managed`, revoked    | `Managed`          | `Unmapped` | `ENODEV`      | `ENODEV` |

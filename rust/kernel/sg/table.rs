@@ -12,6 +12,7 @@ use super::{
     },
     limits::Limits,
     source::{
+        Access,
         Foreign,
         OwnedSgt,
         Pages,
@@ -165,7 +166,7 @@ impl<'a> SgTable<'a> {
     ///   but no Rust reference to that memory lives meanwhile.
     pub unsafe fn from_raw(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Unmapped, true) }
+        unsafe { Self::foreign(sgt, None, State::Unmapped, Access::Cpu) }
     }
 
     /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
@@ -185,7 +186,7 @@ impl<'a> SgTable<'a> {
     /// [`SgTable`] mapped qualifies only while its device stays bound: unbinding unmaps it.
     pub unsafe fn from_raw_mapped(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed, true) }
+        unsafe { Self::foreign(sgt, None, State::Borrowed, Access::Cpu) }
     }
 
     /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
@@ -206,7 +207,32 @@ impl<'a> SgTable<'a> {
     /// or frees it).
     pub unsafe fn from_raw_dma_only(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed, false) }
+        unsafe { Self::foreign(sgt, None, State::Borrowed, Access::DmaOnly) }
+    }
+
+    /// Wraps a `struct sg_table` that someone else allocated and filled with CPU memory, and lends
+    /// us whole for `'a`: a table `drm_prime_pages_to_sg()` made for a dma-buf export, one
+    /// `blk_rq_map_sg()` filled for a request.
+    ///
+    /// The table starts [`State::Unmapped`] and behaves as one we own for the state machine: we
+    /// may map it ([`SgTable::map`], [`SgTable::map_bound`]), sync and unmap it, write its
+    /// memory ([`SgTable::write_at`]), and dropping it unmaps what we mapped. It frees nothing:
+    /// the table and its pages stay their owner's. In-place access ([`SgTable::for_each_chunk`])
+    /// stays for tables we allocated.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::from_raw`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`SgTable::from_raw`], and for `'a` the table and its memory are lent to us whole:
+    /// it is not mapped now, and nobody else maps, unmaps or syncs it, or reads or writes its
+    /// memory, until `'a` ends. (Its pages are memory a device may be handed: no page of another
+    /// driver's device memory.)
+    pub unsafe fn from_raw_mappable(sgt: *mut bindings::sg_table) -> Result<Self> {
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::foreign(sgt, None, State::Unmapped, Access::Map) }
     }
 
     /// Wraps a table someone else made and lends us for `'a`, as one its owner mapped, without
@@ -219,7 +245,7 @@ impl<'a> SgTable<'a> {
     pub(super) unsafe fn borrowed_dma_view(sgt: NonNull<bindings::sg_table>) -> Result<Self> {
         // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
         // entries, which an initialised table has.
-        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed, false) }
+        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed, Access::DmaOnly) }
     }
 
     /// Wraps a table someone else made.
@@ -227,16 +253,17 @@ impl<'a> SgTable<'a> {
     /// # Safety
     ///
     /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
-    /// mapped for as long if `state` is [`State::Borrowed`]; if `cpu`, its entries are CPU
-    /// memory as [`SgTable::from_raw`] requires.
+    /// mapped for as long if `state` is [`State::Borrowed`]; its entries are CPU memory as
+    /// [`SgTable::from_raw`] requires unless `access` is [`Access::DmaOnly`]; it is lent to us
+    /// whole, as [`SgTable::from_raw_mappable`] requires, if `access` is [`Access::Map`].
     unsafe fn foreign(
         sgt: *mut bindings::sg_table,
         owner: Option<KBox<dyn Send + Sync>>,
         state: State<'a>,
-        cpu: bool,
+        access: Access,
     ) -> Result<Self> {
         let sgt = NonNull::new(sgt).ok_or(EINVAL)?;
-        let size = if cpu {
+        let size = if access != Access::DmaOnly {
             // SAFETY: `sgt` is valid and unchanged while we borrow it, by the safety
             // requirements; the walk reads its entries, not their pages.
             unsafe { CpuIter::new(sgt) }.total().ok_or(EINVAL)?
@@ -249,8 +276,9 @@ impl<'a> SgTable<'a> {
         // INVARIANT: By the safety requirements; `size` was counted just above.
         Ok(Self {
             state,
-            // SAFETY: By the safety requirements; each entry has a page if `cpu` (checked).
-            source: Source::Borrowed(unsafe { Foreign::new(sgt, cpu, owner) }),
+            // SAFETY: By the safety requirements; each entry has a page but for DMA-only access
+            // (checked).
+            source: Source::Borrowed(unsafe { Foreign::new(sgt, access, owner) }),
             size,
         })
     }
@@ -298,7 +326,7 @@ impl SgTable<'static> {
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Unmapped, true, flags) }
+        unsafe { Self::owned_by(owner, table, State::Unmapped, Access::Cpu, flags) }
     }
 
     /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table.
@@ -319,7 +347,27 @@ impl SgTable<'static> {
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Borrowed, true, flags) }
+        unsafe { Self::owned_by(owner, table, State::Borrowed, Access::Cpu, flags) }
+    }
+
+    /// Keeps `owner`, which keeps a `struct sg_table` alive, and wraps that table as one lent to
+    /// us whole, like [`SgTable::from_raw_mappable`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::from_owner`].
+    ///
+    /// # Safety
+    ///
+    /// The pointer `table` returns is as [`SgTable::from_raw_mappable`] requires, for as long as
+    /// `owner` lives and does not move.
+    pub unsafe fn from_owner_mappable<O: Send + Sync + 'static>(
+        owner: O,
+        table: impl FnOnce(&O) -> *mut bindings::sg_table,
+        flags: Flags,
+    ) -> Result<Self> {
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::owned_by(owner, table, State::Unmapped, Access::Map, flags) }
     }
 
     /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table
@@ -339,7 +387,7 @@ impl SgTable<'static> {
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Borrowed, false, flags) }
+        unsafe { Self::owned_by(owner, table, State::Borrowed, Access::DmaOnly, flags) }
     }
 
     /// # Safety
@@ -350,14 +398,14 @@ impl SgTable<'static> {
         owner: O,
         table: impl FnOnce(&O) -> *mut bindings::sg_table,
         state: State<'static>,
-        cpu: bool,
+        access: Access,
         flags: Flags,
     ) -> Result<Self> {
         let owner = KBox::new(owner, flags)?;
         // The box does not move its contents: a table inside `owner` stays where it is.
         let sgt = table(&owner);
         // SAFETY: `owner` is kept with the table, by the safety requirements.
-        unsafe { Self::foreign(sgt, Some(owner), state, cpu) }
+        unsafe { Self::foreign(sgt, Some(owner), state, access) }
     }
 
     /// Builds an unmapped table over `pages`, which it keeps until it is dropped.
@@ -916,16 +964,17 @@ impl<'a> SgTable<'a> {
     ///
     /// # Errors
     ///
-    /// - `EINVAL` if the memory is not ours to write (a table someone else made).
+    /// - `EINVAL` if the memory is not ours to write (a table someone else made, unless lent
+    ///   to us whole: [`SgTable::from_raw_mappable`]).
     /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more.
     ///
     /// Nothing is copied on error.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
-        let sgt = self.source.owned()?;
+        let sgt = self.source.writable()?;
         let skip = self.check_range(offset, data.len())?;
         // SAFETY:
-        // - `sgt` is a valid table with `orig_nents` entries over pages we own, and `&mut self`
-        //   keeps every other CPU user of them away.
+        // - `sgt` is a valid table with `orig_nents` entries over pages that are ours or lent to
+        //   us whole, and `&mut self` keeps every other CPU user of them away.
         // - `data` is valid for reading `data.len()` bytes, which fit inside the table.
         unsafe {
             let sgt = sgt.as_ptr();

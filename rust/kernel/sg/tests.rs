@@ -364,6 +364,68 @@ fn dma_coherent(dev: &Device) -> bool {
     unsafe { bindings::dev_is_dma_coherent(dev.as_raw()) }
 }
 
+/// A table C made (`sg_alloc_table_from_pages_segment()`, one entry per page), held by value
+/// with its pages, like a driver's per-request table; page `i` holds the byte `i + 1`.
+struct CTable {
+    sgt: bindings::sg_table,
+    _pages: KVec<Page>,
+}
+
+// SAFETY: The table is plain memory, which any task may free.
+unsafe impl Send for CTable {}
+// SAFETY: Through `&CTable` nothing is written.
+unsafe impl Sync for CTable {}
+
+impl CTable {
+    /// The table, at wherever `self` is now.
+    fn as_raw(&self) -> *mut bindings::sg_table {
+        (&raw const self.sgt).cast_mut()
+    }
+}
+
+impl Drop for CTable {
+    fn drop(&mut self) {
+        // SAFETY: `sgt` was allocated by `sg_alloc_table_from_pages_segment()`.
+        unsafe { bindings::sg_free_table(&mut self.sgt) };
+    }
+}
+
+/// A [`CTable`] over `n` pages, none next to the one before.
+fn c_table(n: usize) -> Result<CTable> {
+    let pages = spaced_pages(n, GFP_KERNEL)?;
+    let mut raw = KVec::new();
+    for (i, page) in pages.iter().enumerate() {
+        raw.push(page.as_ptr(), GFP_KERNEL)?;
+        // CAST: The tests use a few pages.
+        let fill = [i as u8 + 1; PAGE_SIZE];
+        // SAFETY: The page is ours and nobody else uses it.
+        unsafe { page.write_raw(fill.as_ptr(), 0, PAGE_SIZE) }?;
+    }
+    let mut c = CTable {
+        sgt: bindings::sg_table::default(),
+        _pages: pages,
+    };
+    // SAFETY: `raw` holds `n` valid pages of `PAGE_SIZE` bytes each; one entry per page.
+    to_result(unsafe {
+        bindings::sg_alloc_table_from_pages_segment(
+            &mut c.sgt,
+            raw.as_mut_ptr(),
+            // CAST: The tests use a few pages.
+            n as c_uint,
+            0,
+            n * PAGE_SIZE,
+            PAGE_SIZE as u32,
+            GFP_KERNEL.as_raw(),
+        )
+    })?;
+    Ok(c)
+}
+
+/// `{:?}` of `x`, as text.
+fn debug_text(x: &dyn core::fmt::Debug) -> Result<crate::str::CString> {
+    crate::str::CString::try_from_fmt(fmt!("{:?}", x))
+}
+
 /// What [`SgTable::dma_window`] must yield for `offset..offset + len`: the DMA segments as C
 /// sees them, clipped.
 fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(u64, u32)>> {

@@ -23,7 +23,7 @@ fn owned(pages: usize) -> Result<SgTable<'static>> {
 }
 
 /// The rows of the state table, in its order.
-const ROWS: [Row; 6] = [
+const ROWS: [Row; 7] = [
     Row {
         row: "Unmapped, owned",
         state: "unmapped",
@@ -42,6 +42,19 @@ const ROWS: [Row; 6] = [
             unsafe { SgTable::from_owner(owner, |o| o.as_raw(), GFP_KERNEL) }
         },
         map: (Err(EINVAL), "unmapped"),
+        unmap: (Err(EINVAL), "unmapped"),
+        dma: Err(EINVAL),
+        syncs: Err(EINVAL),
+    },
+    Row {
+        row: "Unmapped, lent",
+        state: "unmapped",
+        make: |_| {
+            // SAFETY: The owner keeps its table and pages, lends them to us whole and touches
+            // neither meanwhile.
+            unsafe { SgTable::from_owner_mappable(c_table(2)?, |c| c.as_raw(), GFP_KERNEL) }
+        },
+        map: (Ok(()), "managed"),
         unmap: (Err(EINVAL), "unmapped"),
         dma: Err(EINVAL),
         syncs: Err(EINVAL),
@@ -584,50 +597,68 @@ mod kunit {
         Ok(())
     }
 
+    /// A table C made and lent to us whole, through every state with both kinds of mapping:
+    /// mapped, synced and unmapped as our own, its memory written, its entries checked against
+    /// the device's limits; dropping it unmaps and frees only its owner.
     #[test]
-    fn a_table_inside_its_owner_stays_valid_as_the_owner_moves() -> Result {
-        /// A C table held by value, like a driver's per-request table.
-        struct Request {
-            sgt: bindings::sg_table,
-            _pages: KVec<Page>,
-        }
-        // SAFETY: The table is plain memory, only read through `&Request`.
-        unsafe impl Send for Request {}
-        // SAFETY: As above.
-        unsafe impl Sync for Request {}
-        impl Drop for Request {
-            fn drop(&mut self) {
-                // SAFETY: `sgt` was allocated by `sg_alloc_table_from_pages_segment()`.
-                unsafe { bindings::sg_free_table(&mut self.sgt) };
-            }
+    fn lent_tables_every_state() -> Result {
+        let dev = TestDevice::new(c"rust-sg-lent")?;
+        let tiny = TestDevice::with_parms(c"rust-sg-lent-tiny", &SUB_PAGE_SEGMENTS)?;
+        let size = 4 * PAGE_SIZE;
+        for kind in Kind::BOTH {
+            // SAFETY: The owner keeps its table and pages, lends them to us whole and touches
+            // neither meanwhile.
+            let mut t =
+                unsafe { SgTable::from_owner_mappable(c_table(4)?, |c| c.as_raw(), GFP_KERNEL) }?;
+            assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+            // Ours to write, not to reference in place.
+            t.write_at(PAGE_SIZE, &[0x77])?;
+            assert_eq!(t.for_each_chunk(0, 1, |_| Ok(())), Err(EINVAL));
+            // Entries of a page are too long for a device of 2 KiB segments: refused.
+            assert_eq!(
+                kind.map(&mut t, tiny.bound(), DataDirection::ToDevice),
+                Err(EINVAL)
+            );
+            assert_eq!(state(&t), "unmapped");
+
+            assert_eq!(
+                kind.map(&mut t, dev.bound(), DataDirection::Bidirectional),
+                Ok(())
+            );
+            assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+            assert_eq!(dma_matches_c(&t), Ok(size));
+            assert_eq!(
+                kind.map(&mut t, dev.bound(), DataDirection::ToDevice),
+                Err(EINVAL)
+            );
+            let mut byte = [0u8; 2];
+            t.read_at(PAGE_SIZE, &mut byte)?;
+            assert_eq!(byte, [0x77, 2]);
+            assert_eq!(t.unmap(), Ok(()));
+            assert_eq!(t.unmap(), Err(EINVAL));
+            // Dropped mapped: unmapped first (DMA-API debug reports a mapping left at unbind).
+            kind.map(&mut t, dev.bound(), DataDirection::ToDevice)?;
         }
 
-        let pages = spaced_pages(3, GFP_KERNEL)?;
-        let mut raw = KVec::new();
-        for (i, page) in pages.iter().enumerate() {
-            raw.push(page.as_ptr(), GFP_KERNEL)?;
-            // Each page holds its number.
-            let fill = [i as u8 + 1; PAGE_SIZE];
-            // SAFETY: The page is ours and nobody else uses it.
-            unsafe { page.write_raw(fill.as_ptr(), 0, PAGE_SIZE) }?;
-        }
-        let mut req = Request {
-            sgt: bindings::sg_table::default(),
-            _pages: pages,
-        };
-        // SAFETY: `raw` holds 3 valid pages of `PAGE_SIZE` bytes each; one entry per page.
-        to_result(unsafe {
-            bindings::sg_alloc_table_from_pages_segment(
-                &mut req.sgt,
-                raw.as_mut_ptr(),
-                3,
-                0,
-                3 * PAGE_SIZE,
-                PAGE_SIZE as u32,
-                GFP_KERNEL.as_raw(),
-            )
-        })?;
-        let before = (&raw const req.sgt).cast_mut();
+        // Lent for a lifetime: the owner outlives the view.
+        let c = c_table(2)?;
+        // SAFETY: `c` outlives `t`, and nobody else touches it meanwhile.
+        let mut t = unsafe { SgTable::from_raw_mappable(c.as_raw()) }?;
+        t.map_bound(dev.bound(), DataDirection::FromDevice)?;
+        assert_eq!(dma_matches_c(&t), Ok(2 * PAGE_SIZE));
+        let text = debug_text(&t)?;
+        assert!(text
+            .to_bytes()
+            .starts_with(b"SgTable { source: \"borrowed to map\""));
+        drop(t);
+        drop(c);
+        Ok(())
+    }
+
+    #[test]
+    fn a_table_inside_its_owner_stays_valid_as_the_owner_moves() -> Result {
+        let req = c_table(3)?;
+        let before = req.as_raw();
         let mut seen = core::ptr::null_mut();
         // SAFETY: The table lives inside the owner, which describes pages it keeps; nobody
         // changes it.
@@ -635,7 +666,7 @@ mod kunit {
             SgTable::from_owner(
                 req,
                 |r| {
-                    seen = (&raw const r.sgt).cast_mut();
+                    seen = r.as_raw();
                     seen
                 },
                 GFP_KERNEL,
