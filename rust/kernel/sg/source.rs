@@ -193,10 +193,22 @@ pub(super) fn page_phys(page: NonNull<bindings::page>) -> u64 {
     unsafe { bindings::page_to_phys(page.as_ptr()) as u64 }
 }
 
+/// Whether `page`, whose `struct page` follows that of the page before it, starts at the physical
+/// address `next`: always where `struct page`s are laid out by frame number (a flat `mem_map`,
+/// or `SPARSEMEM_VMEMMAP`: x86_64, arm64), so the check costs no call there; else only if the
+/// frames really are contiguous (`mem_map` arrays of different memory sections may sit next to
+/// each other).
+#[inline]
+fn follows(page: NonNull<bindings::page>, next: u64) -> bool {
+    (!cfg!(CONFIG_SPARSEMEM) || cfg!(CONFIG_SPARSEMEM_VMEMMAP)) || page_phys(page) == next
+}
+
 /// One entry of a table being built: a run of physically contiguous pages, from `offset`
 /// bytes into the first one.
 struct Run {
     page: NonNull<bindings::page>,
+    /// The physical address of `page`.
+    phys: u64,
     offset: usize,
     len: usize,
 }
@@ -255,8 +267,7 @@ impl OwnedSgt {
                 // `struct page`s, which `sg_page(sg) + n` relies on (not so across memory
                 // sections without `SPARSEMEM_VMEMMAP`).
                 // Only the first run starts inside a page, and only the last ends inside one:
-                // a run that continues ends at a page boundary. The `struct page`s are compared
-                // first: it costs no call, and rules out most pages of a vmalloc buffer.
+                // a run that continues ends at a page boundary, where its next page would start.
                 // CAST: A run is at most `max`, which fits in `u32`.
                 Some(run)
                     if run
@@ -265,13 +276,20 @@ impl OwnedSgt {
                         .wrapping_add((run.offset + run.len) / PAGE_SIZE)
                         == page.as_ptr()
                         && max - run.len >= len
-                        && page_phys(run.page).checked_add((run.offset + run.len) as u64)
-                            == Some(page_phys(page))
-                        && !limits.starts_window(page_phys(page)) =>
+                        && follows(page, run.phys + (run.offset + run.len) as u64)
+                        && !limits.starts_window(run.phys + (run.offset + run.len) as u64) =>
                 {
                     run.len += len
                 }
-                _ => runs.push(Run { page, offset, len }, flags)?,
+                _ => runs.push(
+                    Run {
+                        page,
+                        phys: page_phys(page),
+                        offset,
+                        len,
+                    },
+                    flags,
+                )?,
             }
             offset = 0;
         }
