@@ -229,7 +229,9 @@ impl<'a> SgTable<'a> {
     /// As for [`SgTable::from_raw`], and for `'a` the table and its memory are lent to us whole:
     /// it is not mapped now, and nobody else maps, unmaps or syncs it, or reads or writes its
     /// memory, until `'a` ends. (Its pages are memory a device may be handed: no page of another
-    /// driver's device memory.)
+    /// driver's device memory.) Dropping the result unmaps what we mapped; if it is leaked
+    /// instead (`core::mem::forget`) while mapped, its mapping outlives `'a`, and the pages must
+    /// then stay allocated for as long as the device may use it.
     pub unsafe fn from_raw_mappable(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
         unsafe { Self::foreign(sgt, None, State::Unmapped, Access::Map) }
