@@ -15,6 +15,7 @@
 #   CACHE=...         downloads, toolchain pieces, kernel trees and builds
 #   OUT=...           logs and results of test/run
 #   KVM=1             boot with KVM instead of TCG (hangs under nested virtualisation)
+#   GATES_AGAIN=1     run the gates even if they ran clean on exactly these files before
 #   IOMMU=1           make run: put the edu device behind an emulated Intel IOMMU
 #   SETUPS="direct"   make test: boot only these set-ups (direct swiotlb iommu kasan-direct
 #                     kasan-iommu arm64-direct arm64-iommu)
@@ -38,7 +39,9 @@ BUILD      ?= $(CACHE)/build/kdir-$(shell printf '%s' '$(KDIR)' | sha1sum | cut 
 KERNEL_SRC :=
 endif
 
-export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU
+GATES_AGAIN ?= 0
+
+export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU GATES_AGAIN
 SCRIPTS := $(CURDIR)/scripts
 
 .PHONY: all deps kernel-src overlay build test gates run patches bench clean help

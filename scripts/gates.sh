@@ -53,9 +53,21 @@ checkpatch() {
 		die "checkpatch: findings in our files, or it could not run (log: $OUT/checkpatch.log)"
 }
 
+# The gates are a function of our files and the toolchain: a clean run on exactly these is not
+# repeated (GATES_AGAIN=1 forces it).
+stamp=$CACHE/gates-$(basename "$BUILD").clean
+key=$( (cd "$REPO" && git ls-files -z | xargs -0 sha1sum && git status --porcelain) |
+	cat - "$CACHE/toolchain.env" | sha1sum | cut -d' ' -f1)
+if [ "${GATES_AGAIN:-0}" != 1 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+	say "gates: clean on these very files before ($stamp); not run again"
+	exit 0
+fi
+rm -f "$stamp"
+
 mkdir -p "$OUT"
 stage "gates: checkpatch --strict" checkpatch
 stage "gates: make rustfmtcheck" logged rustfmtcheck rustfmtcheck
 stage "gates: make CLIPPY=1 (kernel crate, sample)" logged clippy CLIPPY=1 samples/rust/rust_sg.o
 stage "gates: make rustdoc" logged rustdoc rustdoc
 stage "gates: make htmldocs SPHINXDIRS=rust" htmldocs
+echo "$key" >"$stamp"

@@ -57,6 +57,7 @@ pub use self::{
     source::Pages,
     state::{
         Mapping,
+        OwnerMapping,
         State, //
     },
     table::SgTable,

@@ -10,7 +10,8 @@
 //! else made ([`Source::Borrowed`]); "lent" one someone else made and lent to us whole, to map
 //! ([`SgTable::from_raw_mappable`](super::SgTable::from_raw_mappable)). Every cell that is not
 //! `Ok` returns the error shown and leaves the state as it was. A cell naming a state is a
-//! transition to it.
+//! transition to it. "Told" is a table its owner mapped and told us the device and direction of
+//! ([`OwnerMapping`]), so that we may sync it.
 //!
 //! | state \ operation     | `map`              | `unmap`    | DMA iteration | syncs    |
 //! |-----------------------|--------------------|------------|---------------|----------|
@@ -18,6 +19,7 @@
 //! | `Unmapped`, borrowed  | `EINVAL`           | `EINVAL`   | `EINVAL`      | `EINVAL` |
 //! | `Unmapped`, lent      | `Managed`          | `EINVAL`   | `EINVAL`      | `EINVAL` |
 //! | [`State::Borrowed`]   | `EINVAL`           | `EINVAL`   | `Ok`          | `EINVAL` |
+//! | `Borrowed`, told      | `EINVAL`           | `EINVAL`   | `Ok`          | `Ok`     |
 //! | [`State::Managed`]    | `EINVAL`           | `Unmapped` | `Ok`          | `Ok`     |
 //! | `Managed`, revoked    | `Managed`          | `Unmapped` | `ENODEV`      | `ENODEV` |
 //!
@@ -31,8 +33,8 @@
 //! `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
 //! column is `State::map()` (with the source's part, owned or borrowed, in
 //! `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration (and DMA windows)
-//! `State::check_dma()` and the syncs (whole or of a range) `State::mapping()` with
-//! `Mapping::sync()` or `Mapping::sync_range()`. Out of the table: a window or range outside the
+//! `State::check_dma()` and the syncs (whole or of a range) `State::sync()` and
+//! `State::sync_range()`. Out of the table: a window or range outside the
 //! table returns `ERANGE`.
 //!
 //! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
@@ -92,6 +94,101 @@ pub(super) type SyncSingle = unsafe extern "C" fn(
     bindings::dma_data_direction,
 );
 
+/// `dma_sync_sgtable_for_cpu()` or `dma_sync_sgtable_for_device()`.
+pub(super) type SyncTable = unsafe extern "C" fn(
+    *mut bindings::device,
+    *mut bindings::sg_table,
+    bindings::dma_data_direction,
+);
+
+/// Calls `f` (`dma_sync_single_for_cpu()` or `_for_device()`) on each piece of the DMA segments
+/// of `sgt` that lies in `offset..offset + len`.
+///
+/// # Safety
+///
+/// `sgt` is valid, and mapped for `dev` and `dir` during the call.
+unsafe fn sync_pieces(
+    sgt: NonNull<bindings::sg_table>,
+    dev: &Device,
+    dir: DataDirection,
+    offset: usize,
+    len: usize,
+    f: SyncSingle,
+) {
+    // SAFETY: `sgt` is valid and mapped, by the safety requirements.
+    let window = DmaWindow::new(unsafe { DmaIter::new(sgt) }, offset, len);
+    for piece in window {
+        // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and `dir`;
+        // syncing part of a segment is what the DMA API allows.
+        // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
+        unsafe {
+            f(
+                dev.as_raw(),
+                piece.dma_address(),
+                piece.dma_len() as usize,
+                dir.into(),
+            )
+        };
+    }
+}
+
+/// The device and direction a table's owner mapped it with, which it told us
+/// ([`SgTable::from_raw_mapped_for`](super::SgTable::from_raw_mapped_for)), so that we may sync
+/// it.
+///
+/// # Invariants
+///
+/// The table of the [`State::Borrowed`] that holds this is mapped for `dev` and `dir`, with
+/// `dir` not [`DataDirection::None`], while the state lasts.
+pub struct OwnerMapping {
+    dev: ARef<Device>,
+    dir: DataDirection,
+}
+
+impl OwnerMapping {
+    /// The device and direction of a mapping someone else made.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for [`DataDirection::None`], which no mapping has.
+    ///
+    /// # Safety
+    ///
+    /// The table this is kept with is mapped for `dev` and `dir` while it is kept.
+    pub(super) unsafe fn new(dev: &Device, dir: DataDirection) -> Result<Self> {
+        if dir == DataDirection::None {
+            return Err(EINVAL);
+        }
+        // INVARIANT: By the safety requirements; `dir` is not `None` (checked).
+        Ok(Self {
+            dev: dev.into(),
+            dir,
+        })
+    }
+
+    /// Returns the device the owner mapped the table for.
+    #[inline]
+    pub fn device(&self) -> &Device {
+        &self.dev
+    }
+
+    /// Returns the direction the owner mapped the table for.
+    #[inline]
+    pub fn direction(&self) -> DataDirection {
+        self.dir
+    }
+}
+
+impl core::fmt::Debug for OwnerMapping {
+    /// The device by name and the direction.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnerMapping")
+            .field("device", &self.dev.name())
+            .field("direction", &self.dir)
+            .finish()
+    }
+}
+
 /// Attributes as the DMA API takes them.
 #[inline]
 fn raw_attrs(attrs: u32) -> c_ulong {
@@ -105,9 +202,10 @@ fn raw_attrs(attrs: u32) -> c_ulong {
 pub enum State<'a> {
     /// Not mapped for DMA: only CPU iteration is possible.
     Unmapped,
-    /// Mapped for DMA by the table's owner, not by us: DMA iteration is possible, but unmapping
-    /// and syncing stay the owner's business.
-    Borrowed,
+    /// Mapped for DMA by the table's owner, not by us: DMA iteration is possible, unmapping stays
+    /// the owner's business, and so does syncing unless the owner told us the device and the
+    /// direction of its mapping (the [`OwnerMapping`]).
+    Borrowed(Option<OwnerMapping>),
     /// Mapped by us for one device and direction; unmapped again by [`SgTable::unmap`], on drop
     /// or, for a devres mapping, when the device is unbound from its driver, whichever comes
     /// first.
@@ -166,7 +264,7 @@ impl<'a> State<'a> {
             // which must be over before the source readies it for a new mapping. (Only a devres
             // mapping can be dead, and it needs no table to go.)
             State::Managed(mapping) if !mapping.is_live() => *self = State::Unmapped,
-            State::Borrowed | State::Managed(_) => return Err(EINVAL),
+            State::Borrowed(_) | State::Managed(_) => return Err(EINVAL),
         }
         let sgt = sgt(keep.device())?;
         // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
@@ -203,7 +301,7 @@ impl<'a> State<'a> {
     #[inline]
     pub(super) fn check_dma(&self) -> Result {
         match self {
-            State::Borrowed => Ok(()),
+            State::Borrowed(_) => Ok(()),
             State::Managed(mapping) if mapping.is_live() => Ok(()),
             State::Managed(_) => Err(ENODEV),
             State::Unmapped => Err(EINVAL),
@@ -218,16 +316,63 @@ impl<'a> State<'a> {
         match self {
             State::Unmapped => Ok(()),
             State::Managed(mapping) if mapping.dir == DataDirection::ToDevice => Ok(()),
-            State::Managed(_) | State::Borrowed => Err(EINVAL),
+            State::Managed(_) | State::Borrowed(_) => Err(EINVAL),
         }
     }
 
-    /// Returns the mapping we made, for syncs.
+    /// Returns the direction of the mapping, ours or its owner's if we know it.
     #[inline]
-    pub(super) fn mapping(&self) -> Result<&Mapping<'a>> {
+    pub(super) fn direction(&self) -> Option<DataDirection> {
         match self {
-            State::Managed(mapping) => Ok(mapping),
-            State::Unmapped | State::Borrowed => Err(EINVAL),
+            State::Managed(mapping) => Some(mapping.dir),
+            State::Borrowed(Some(owner)) => Some(owner.dir),
+            State::Unmapped | State::Borrowed(None) => None,
+        }
+    }
+
+    /// The syncs: `f` (`dma_sync_sgtable_for_cpu()` or `_for_device()`) on `sgt`, with the
+    /// device and direction of our mapping, or of its owner's if we know them.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is the table of this state (mapped by us, or by its owner).
+    pub(super) unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, f: SyncTable) -> Result {
+        match self {
+            // SAFETY: `sgt` is the table `mapping` was made for, by the safety requirements.
+            State::Managed(mapping) => unsafe { mapping.sync(sgt, f) },
+            State::Borrowed(Some(owner)) => {
+                // SAFETY: `sgt` is mapped by its owner for `owner.dev` and `owner.dir` while this
+                // state lasts (the invariants of `OwnerMapping`).
+                unsafe { f(owner.dev.as_raw(), sgt.as_ptr(), owner.dir.into()) };
+                Ok(())
+            }
+            State::Unmapped | State::Borrowed(None) => Err(EINVAL),
+        }
+    }
+
+    /// The range syncs: `f` on each piece of the DMA segments of `sgt` in `offset..offset +
+    /// len`, as [`State::sync`] for the whole table.
+    ///
+    /// # Safety
+    ///
+    /// As for [`State::sync`].
+    pub(super) unsafe fn sync_range(
+        &self,
+        sgt: NonNull<bindings::sg_table>,
+        offset: usize,
+        len: usize,
+        f: SyncSingle,
+    ) -> Result {
+        match self {
+            // SAFETY: `sgt` is the table `mapping` was made for, by the safety requirements.
+            State::Managed(mapping) => unsafe { mapping.sync_range(sgt, offset, len, f) },
+            State::Borrowed(Some(owner)) => {
+                // SAFETY: `sgt` is mapped by its owner for `owner.dev` and `owner.dir` while this
+                // state lasts (the invariants of `OwnerMapping`).
+                unsafe { sync_pieces(sgt, &owner.dev, owner.dir, offset, len, f) };
+                Ok(())
+            }
+            State::Unmapped | State::Borrowed(None) => Err(EINVAL),
         }
     }
 
@@ -360,15 +505,7 @@ impl<'a> Mapping<'a> {
     /// # Safety
     ///
     /// `sgt` is the table this mapping was made for.
-    unsafe fn sync(
-        &self,
-        sgt: NonNull<bindings::sg_table>,
-        f: unsafe extern "C" fn(
-            *mut bindings::device,
-            *mut bindings::sg_table,
-            bindings::dma_data_direction,
-        ),
-    ) -> Result {
+    unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, f: SyncTable) -> Result {
         match &self.kind {
             Kind::Devres(dma) => dma
                 .try_access_with(|m| {
@@ -397,30 +534,16 @@ impl<'a> Mapping<'a> {
     /// # Safety
     ///
     /// `sgt` is the table this mapping was made for.
-    pub(super) unsafe fn sync_range(
+    unsafe fn sync_range(
         &self,
         sgt: NonNull<bindings::sg_table>,
         offset: usize,
         len: usize,
         f: SyncSingle,
     ) -> Result {
-        let sync = |dev: &Device| {
-            // SAFETY: `sgt` is mapped (by the safety requirements and the callers below).
-            let window = DmaWindow::new(unsafe { DmaIter::new(sgt) }, offset, len);
-            for piece in window {
-                // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and
-                // `self.dir`; syncing part of a segment is what the DMA API allows.
-                // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
-                unsafe {
-                    f(
-                        dev.as_raw(),
-                        piece.dma_address(),
-                        piece.dma_len() as usize,
-                        self.dir.into(),
-                    )
-                };
-            }
-        };
+        // SAFETY: `sgt` is mapped for the device `sync` is given and `self.dir` (the callers
+        // below), by the safety requirements.
+        let sync = |dev: &Device| unsafe { sync_pieces(sgt, dev, self.dir, offset, len, f) };
         match &self.kind {
             // `try_access_with()` holds off revocation, so `m.sgt` (which is `sgt`, mapped for
             // `m.dev`) stays mapped while `sync` runs; syncs don't sleep.
@@ -431,30 +554,6 @@ impl<'a> Mapping<'a> {
                 Ok(())
             }
         }
-    }
-
-    /// Gives the buffer back to the CPU: see
-    /// [`SgTable::sync_for_cpu`](super::SgTable::sync_for_cpu).
-    ///
-    /// # Safety
-    ///
-    /// `sgt` is the table this mapping was made for.
-    #[inline]
-    pub(super) unsafe fn sync_for_cpu(&self, sgt: NonNull<bindings::sg_table>) -> Result {
-        // SAFETY: By the safety requirements.
-        unsafe { self.sync(sgt, bindings::dma_sync_sgtable_for_cpu) }
-    }
-
-    /// Gives the buffer to the device: see
-    /// [`SgTable::sync_for_device`](super::SgTable::sync_for_device).
-    ///
-    /// # Safety
-    ///
-    /// `sgt` is the table this mapping was made for.
-    #[inline]
-    pub(super) unsafe fn sync_for_device(&self, sgt: NonNull<bindings::sg_table>) -> Result {
-        // SAFETY: By the safety requirements.
-        unsafe { self.sync(sgt, bindings::dma_sync_sgtable_for_device) }
     }
 }
 
@@ -474,7 +573,8 @@ impl core::fmt::Debug for State<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             State::Unmapped => f.write_str("Unmapped"),
-            State::Borrowed => f.write_str("Borrowed"),
+            State::Borrowed(None) => f.write_str("Borrowed"),
+            State::Borrowed(Some(owner)) => f.debug_tuple("Borrowed").field(owner).finish(),
             State::Managed(mapping) => f.debug_tuple("Managed").field(mapping).finish(),
         }
     }

@@ -20,6 +20,7 @@ use super::{
     },
     state::{
         Keep,
+        OwnerMapping,
         State,
         SyncSingle, //
     },
@@ -186,7 +187,35 @@ impl<'a> SgTable<'a> {
     /// [`SgTable`] mapped qualifies only while its device stays bound: unbinding unmaps it.
     pub unsafe fn from_raw_mapped(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed, Access::Cpu) }
+        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::Cpu) }
+    }
+
+    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, whose entries are
+    /// CPU memory, and whose owner tells us the device and direction of its mapping, so that we
+    /// may sync it: a GEM shmem object's table on a non-coherent SoC.
+    ///
+    /// As [`SgTable::from_raw_mapped`], and [`SgTable::sync_for_cpu`],
+    /// [`SgTable::sync_for_device`] and the range syncs work, with `dev` and `dir`; unmapping
+    /// stays the owner's business.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::from_raw`]; `EINVAL` for [`DataDirection::None`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`SgTable::from_raw_mapped`], and the table is mapped for `dev` and `dir` for
+    /// `'a`. Syncing it from `&self` may race the owner's own syncs, as in C: which of CPU and
+    /// device owns the memory meanwhile is the owner's protocol.
+    pub unsafe fn from_raw_mapped_for(
+        sgt: *mut bindings::sg_table,
+        dev: &Device,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        // SAFETY: The table is mapped for `dev` and `dir` for `'a`, by the safety requirements.
+        let owner = unsafe { OwnerMapping::new(dev, dir) }?;
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::foreign(sgt, None, State::Borrowed(Some(owner)), Access::Cpu) }
     }
 
     /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
@@ -207,7 +236,7 @@ impl<'a> SgTable<'a> {
     /// or frees it).
     pub unsafe fn from_raw_dma_only(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed, Access::DmaOnly) }
+        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
     }
 
     /// Wraps a `struct sg_table` that someone else allocated and filled with CPU memory, and lends
@@ -247,7 +276,7 @@ impl<'a> SgTable<'a> {
     pub(super) unsafe fn borrowed_dma_view(sgt: NonNull<bindings::sg_table>) -> Result<Self> {
         // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
         // entries, which an initialised table has.
-        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed, Access::DmaOnly) }
+        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed(None), Access::DmaOnly) }
     }
 
     /// Wraps a table someone else made.
@@ -349,7 +378,7 @@ impl SgTable<'static> {
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Borrowed, Access::Cpu, flags) }
+        unsafe { Self::owned_by(owner, table, State::Borrowed(None), Access::Cpu, flags) }
     }
 
     /// Keeps `owner`, which keeps a `struct sg_table` alive, and wraps that table as one lent to
@@ -372,6 +401,32 @@ impl SgTable<'static> {
         unsafe { Self::owned_by(owner, table, State::Unmapped, Access::Map, flags) }
     }
 
+    /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped for `dev` and `dir`, and
+    /// wraps that table as one we may sync, like [`SgTable::from_raw_mapped_for`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`SgTable::from_owner`]; `EINVAL` for [`DataDirection::None`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`SgTable::from_owner_mapped`], and the table is mapped for `dev` and `dir` as long
+    /// as `owner` lives.
+    pub unsafe fn from_owner_mapped_for<O: Send + Sync + 'static>(
+        owner: O,
+        table: impl FnOnce(&O) -> *mut bindings::sg_table,
+        dev: &Device,
+        dir: DataDirection,
+        flags: Flags,
+    ) -> Result<Self> {
+        // SAFETY: The table is mapped for `dev` and `dir` as long as `owner` lives, by the safety
+        // requirements.
+        let lender = unsafe { OwnerMapping::new(dev, dir) }?;
+        let state = State::Borrowed(Some(lender));
+        // SAFETY: By the safety requirements of this function.
+        unsafe { Self::owned_by(owner, table, state, Access::Cpu, flags) }
+    }
+
     /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table
     /// as one without CPU view, like [`SgTable::from_raw_dma_only`].
     ///
@@ -389,7 +444,7 @@ impl SgTable<'static> {
         flags: Flags,
     ) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Borrowed, Access::DmaOnly, flags) }
+        unsafe { Self::owned_by(owner, table, State::Borrowed(None), Access::DmaOnly, flags) }
     }
 
     /// # Safety
@@ -785,9 +840,11 @@ impl<'a> SgTable<'a> {
     ///
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_cpu(&self) -> Result {
-        let mapping = self.state.mapping()?;
-        // SAFETY: `source` gives the table `mapping` was made for (type invariants).
-        unsafe { mapping.sync_for_cpu(self.source.as_raw()) }
+        // SAFETY: `source` gives the table of `state` (type invariants).
+        unsafe {
+            self.state
+                .sync(self.source.as_raw(), bindings::dma_sync_sgtable_for_cpu)
+        }
     }
 
     /// Gives the memory to the device after the CPU wrote it
@@ -798,9 +855,11 @@ impl<'a> SgTable<'a> {
     ///
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_device(&self) -> Result {
-        let mapping = self.state.mapping()?;
-        // SAFETY: `source` gives the table `mapping` was made for (type invariants).
-        unsafe { mapping.sync_for_device(self.source.as_raw()) }
+        // SAFETY: `source` gives the table of `state` (type invariants).
+        unsafe {
+            self.state
+                .sync(self.source.as_raw(), bindings::dma_sync_sgtable_for_device)
+        }
     }
 
     /// Returns an iterator over the DMA addresses of the bytes `offset..offset + len` of a mapped
@@ -849,8 +908,8 @@ impl<'a> SgTable<'a> {
     ///
     /// # Errors
     ///
-    /// As for [`SgTable::sync_for_cpu`]; `ERANGE` if the range is not inside the table. Nothing
-    /// is synced on error.
+    /// As for [`SgTable::sync_for_cpu`], after `ERANGE` if the range is not inside the table.
+    /// Nothing is synced on error.
     ///
     /// # Examples
     ///
@@ -888,10 +947,9 @@ impl<'a> SgTable<'a> {
     }
 
     fn sync_range(&self, offset: usize, len: usize, f: SyncSingle) -> Result {
-        let mapping = self.state.mapping()?;
         self.check_window(offset, len)?;
-        // SAFETY: `source` gives the table `mapping` was made for (type invariants).
-        unsafe { mapping.sync_range(self.source.as_raw(), offset, len, f) }
+        // SAFETY: `source` gives the table of `state` (type invariants).
+        unsafe { self.state.sync_range(self.source.as_raw(), offset, len, f) }
     }
 
     /// Checks that `offset..offset + len` lies inside the table.
@@ -1104,10 +1162,11 @@ impl<'a> SgTable<'a> {
         self.state.is_mapped()
     }
 
-    /// Returns the direction of a mapping we made, or `None`.
+    /// Returns the direction of a mapping we made, or of the owner's if it told us
+    /// ([`SgTable::from_raw_mapped_for`]), or `None`.
     #[inline]
     pub fn direction(&self) -> Option<DataDirection> {
-        self.state.mapping().ok().map(|m| m.direction())
+        self.state.direction()
     }
 
     /// Returns the number of CPU entries (`orig_nents`).

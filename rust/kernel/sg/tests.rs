@@ -208,7 +208,7 @@ impl Kind {
 fn state(t: &SgTable<'_>) -> &'static str {
     match t.state() {
         State::Unmapped => "unmapped",
-        State::Borrowed => "borrowed",
+        State::Borrowed(_) => "borrowed",
         State::Managed(m) if m.is_live() => "managed",
         State::Managed(_) => "revoked",
     }
@@ -269,7 +269,7 @@ fn dma_only() -> Ops {
 fn mapping<'t>(t: &'t SgTable<'_>) -> Result<&'t Mapping<'t>> {
     match t.state() {
         State::Managed(m) => Ok(m),
-        State::Unmapped | State::Borrowed => Err(ENOENT),
+        State::Unmapped | State::Borrowed(_) => Err(ENOENT),
     }
 }
 

@@ -23,7 +23,7 @@ fn owned(pages: usize) -> Result<SgTable<'static>> {
 }
 
 /// The rows of the state table, in its order.
-const ROWS: [Row; 7] = [
+const ROWS: [Row; 8] = [
     Row {
         row: "Unmapped, owned",
         state: "unmapped",
@@ -72,6 +72,29 @@ const ROWS: [Row; 7] = [
         unmap: (Err(EINVAL), "borrowed"),
         dma: Ok(()),
         syncs: Err(EINVAL),
+    },
+    Row {
+        row: "Borrowed, told",
+        state: "borrowed",
+        make: |dev| {
+            let owner =
+                SgTable::new_mapped(dev, buffer(2, 0)?, DataDirection::ToDevice, GFP_KERNEL)?;
+            // SAFETY: The owner keeps its table mapped for `dev` and `ToDevice` (`dev` stays
+            // bound for the test).
+            unsafe {
+                SgTable::from_owner_mapped_for(
+                    owner,
+                    |o| o.as_raw(),
+                    dev,
+                    DataDirection::ToDevice,
+                    GFP_KERNEL,
+                )
+            }
+        },
+        map: (Err(EINVAL), "borrowed"),
+        unmap: (Err(EINVAL), "borrowed"),
+        dma: Ok(()),
+        syncs: Ok(()),
     },
     Row {
         row: "Managed",
@@ -652,6 +675,39 @@ mod kunit {
             .starts_with(b"SgTable { source: \"borrowed to map\""));
         drop(t);
         drop(c);
+        Ok(())
+    }
+
+    /// A table its owner mapped and told us the device and direction of: we may sync it, whole
+    /// and by range (DMA-API debug checks device and direction), not map or unmap it.
+    #[test]
+    fn told_tables_sync() -> Result {
+        let dev = TestDevice::new(c"rust-sg-told")?;
+        let dir = DataDirection::Bidirectional;
+        let mut owner = SgTable::new(buffer(3, 6)?, GFP_KERNEL)?;
+        owner.map_bound(dev.bound(), dir)?;
+        // SAFETY: `owner` outlives the view and keeps its table mapped for `dev` and `dir`.
+        let mut t = unsafe { SgTable::from_raw_mapped_for(owner.as_raw(), dev.bound(), dir) }?;
+        assert_eq!(ops(&t), expect(Ok(()), Ok(()), 3 * PAGE_SIZE, "borrowed"));
+        assert_eq!(t.direction(), Some(dir));
+        assert_eq!(t.sync_range_for_cpu(PAGE_SIZE - 1, 2), Ok(()));
+        assert_eq!(t.sync_range_for_device(0, 3 * PAGE_SIZE), Ok(()));
+        assert_eq!(t.sync_range_for_device(1, 3 * PAGE_SIZE), Err(ERANGE));
+        assert_eq!(t.map(dev.bound(), dir), Err(EINVAL));
+        assert_eq!(t.unmap(), Err(EINVAL));
+        assert_eq!(t.write_at(0, &[1]), Err(EINVAL));
+        let text = debug_text(&t)?;
+        assert!(text
+            .to_bytes()
+            .windows(b"Borrowed(OwnerMapping { device: ".len())
+            .any(|w| w == b"Borrowed(OwnerMapping { device: "));
+        drop(t);
+        // No mapping has no direction.
+        // SAFETY: As above.
+        let none = unsafe {
+            SgTable::from_raw_mapped_for(owner.as_raw(), dev.bound(), DataDirection::None)
+        };
+        assert_eq!(none.err(), Some(EINVAL));
         Ok(())
     }
 
