@@ -16,7 +16,8 @@
 #   OUT=...           logs and results of test/run
 #   KVM=1             boot with KVM instead of TCG (hangs under nested virtualisation)
 #   GATES_AGAIN=1     run the gates even if they ran clean on exactly these files before
-#   IOMMU=1           make run: put the edu device behind an emulated Intel IOMMU
+#   IOMMU=1           make run: put the edu device behind an emulated IOMMU (VT-d; SMMUv3 on arm64)
+#   ARCH=arm64        make run: build for arm64 and boot QEMU's virt machine instead
 #   SETUPS="direct"   make test: boot only these set-ups (direct swiotlb iommu kasan-direct
 #                     kasan-iommu arm64-direct arm64-iommu)
 
@@ -68,8 +69,8 @@ test: build
 gates: build
 	@$(SCRIPTS)/gates.sh
 
-run: build
-	@$(SCRIPTS)/run.sh
+run: deps overlay
+	@$(SCRIPTS)/run.sh $(ARCH)
 
 patches: build
 	@$(SCRIPTS)/patches.sh
