@@ -181,6 +181,36 @@ impl Iterator for DmaIter<'_> {
     }
 }
 
+/// Whether each DMA segment of a mapped table is the CPU entry of the same index, whole: no entry
+/// merged into another's segment (as an IOMMU does) or split.
+///
+/// # Safety
+///
+/// `sgt` points to an initialised `struct sg_table` that is mapped and stays valid and unchanged
+/// during the call.
+pub(super) unsafe fn one_to_one(sgt: NonNull<bindings::sg_table>) -> bool {
+    let sgt = sgt.as_ptr();
+    // SAFETY: `sgt` is valid by the safety requirements.
+    let (sgl, nents, orig_nents) = unsafe { ((*sgt).sgl, (*sgt).nents, (*sgt).orig_nents) };
+    if nents != orig_nents {
+        return false;
+    }
+    // Segments merge only entries next to each other: as many segments as entries, each as long
+    // as its entry, is one segment per entry.
+    #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+    // SAFETY: A mapped table has `nents` valid entries from `sgl`, unchanged during the call.
+    return unsafe { Walk::new(sgl, nents) }.all(|sg| {
+        // SAFETY: `sg` is one of those entries.
+        unsafe { (*sg.as_ptr()).dma_length == (*sg.as_ptr()).length }
+    });
+    // Without a length of its own, a DMA segment is as long as its entry.
+    #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
+    {
+        let _ = sgl;
+        true
+    }
+}
+
 /// The DMA segments of a byte window of a mapped table: those of a [`DmaIter`], clipped to
 /// `offset..offset + len` of the bytes they describe, in order
 /// ([`SgTable::dma_window`](super::SgTable::dma_window)).
@@ -242,7 +272,7 @@ impl Iterator for DmaWindow<'_> {
             let n = (len - self.skip).min(self.left);
             // CAST: `skip` is less than `len`, a `u32`; `n` is at most `len`.
             let piece = DmaSegment {
-                address: seg.address + self.skip as DmaAddress,
+                address: seg.address.wrapping_add(self.skip as DmaAddress),
                 len: n as u32,
             };
             self.skip = 0;
@@ -289,7 +319,7 @@ impl Iterator for DmaChunks<'_> {
         let n = to_boundary.min(u64::from(seg.len)) as u32;
         if n < seg.len {
             self.current = Some(DmaSegment {
-                address: seg.address + DmaAddress::from(n),
+                address: seg.address.wrapping_add(DmaAddress::from(n)),
                 len: seg.len - n,
             });
         }

@@ -97,6 +97,12 @@ pub(super) mod private {
         /// Writes back what the CPU wrote through another mapping than the kernel's linear
         /// map (vmalloc's), so that the device and `sg_pcopy_*()` see it.
         fn flush(&mut self) {}
+
+        /// Whether nothing but the buffer's owner references its memory, so that Rust may hold
+        /// references to it ([`SgTable::for_each_chunk`](crate::sg::SgTable::for_each_chunk)):
+        /// true for a vector, whose memory is its own; not for `Page`s, which safe code may map
+        /// into user space (`vm_insert_page()`), and whose contents Rust only ever copies.
+        const EXCLUSIVE: bool;
     }
 }
 
@@ -135,6 +141,8 @@ fn vmalloc_pages(iter: VmallocPageIter<'_>) -> impl Iterator<Item = NonNull<bind
 }
 
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VVec<T> {
+    const EXCLUSIVE: bool = true;
+
     #[inline]
     fn size(&self) -> Option<usize> {
         self.len().checked_mul(core::mem::size_of::<T>())
@@ -154,6 +162,8 @@ impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VVec<T>
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> Pages for VVec<T> {}
 
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VBox<T> {
+    const EXCLUSIVE: bool = true;
+
     #[inline]
     fn size(&self) -> Option<usize> {
         Some(core::mem::size_of::<T>())
@@ -172,6 +182,8 @@ impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VBox<T>
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> Pages for VBox<T> {}
 
 impl private::Sealed for KVec<Page> {
+    const EXCLUSIVE: bool = false;
+
     #[inline]
     fn size(&self) -> Option<usize> {
         self.len().checked_mul(PAGE_SIZE)
@@ -223,6 +235,8 @@ pub(super) struct Backing<P: ?Sized> {
     // Note: Fields drop in declaration order: the table is freed before the pages are released.
     sgt: RawTable,
     limits: Limits,
+    /// [`private::Sealed::EXCLUSIVE`] of the pages.
+    exclusive: bool,
     _pages: P,
 }
 
@@ -317,6 +331,7 @@ impl OwnedSgt {
             Backing {
                 sgt,
                 limits,
+                exclusive: P::EXCLUSIVE,
                 _pages: buf,
             },
             flags,
@@ -411,6 +426,11 @@ unsafe fn ready(
     built: Limits,
     dev: &Device,
 ) -> Result<NonNull<bindings::sg_table>> {
+    // SAFETY: `sgt` is an initialised table, by the safety requirements.
+    let (sgl, entries) = unsafe { ((*sgt.as_ptr()).sgl, (*sgt.as_ptr()).orig_nents) };
+    if sgl.is_null() || entries == 0 {
+        return Err(EINVAL);
+    }
     let limits = Limits::of(dev);
     if !built.within(&limits) {
         // SAFETY: The table is valid and unchanged meanwhile, by the safety requirements.
@@ -427,10 +447,10 @@ unsafe fn ready(
     // the mark, which would steer the next mapping's syncs and unmap. (The other flag,
     // `SG_DMA_BUS_ADDRESS`, marks peer-to-peer memory, which these tables never hold.)
     #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
-    // SAFETY: The table is ours to write and not mapped, with at least one entry (it has
-    // pages), by the safety requirements.
+    // SAFETY: The table is ours to write and not mapped, by the safety requirements, and `sgl`
+    // is its first entry (checked above).
     unsafe {
-        (*(*sgt.as_ptr()).sgl).dma_flags = 0
+        (*sgl).dma_flags = 0
     };
     Ok(sgt)
 }
@@ -501,12 +521,13 @@ impl Source<'_> {
         }
     }
 
-    /// The table, if it and its memory are ours: nobody else references them.
+    /// The table, if it and its memory are ours and nobody else references them (a vector's
+    /// memory, not `Page`s that may be mapped elsewhere).
     #[inline]
     pub(super) fn owned(&self) -> Result<NonNull<bindings::sg_table>> {
         match self {
-            Source::Owned(owned) => Ok(owned.as_raw()),
-            Source::Borrowed(_) => Err(EINVAL),
+            Source::Owned(owned) if owned.0.exclusive => Ok(owned.as_raw()),
+            Source::Owned(_) | Source::Borrowed(_) => Err(EINVAL),
         }
     }
 }

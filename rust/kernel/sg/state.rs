@@ -60,6 +60,7 @@
 
 use super::{
     iter::{
+        one_to_one,
         DmaIter,
         DmaWindow, //
     },
@@ -102,7 +103,12 @@ pub(super) type SyncTable = unsafe extern "C" fn(
 );
 
 /// Calls `f` (`dma_sync_single_for_cpu()` or `_for_device()`) on each piece of the DMA segments
-/// of `sgt` that lies in `offset..offset + len`.
+/// of `sgt` that lies in `offset..offset + len`, if each DMA segment is its CPU entry, whole;
+/// else `whole` (`dma_sync_sgtable_for_cpu()` or `_for_device()`) on the table.
+///
+/// A single-address sync takes the piece as physically contiguous from its first byte (the
+/// IOMMU path looks up that byte's physical address only): true of a piece of a CPU entry, not
+/// of a segment into which an IOMMU merged several entries.
 ///
 /// # Safety
 ///
@@ -114,11 +120,19 @@ unsafe fn sync_pieces(
     offset: usize,
     len: usize,
     f: SyncSingle,
+    whole: SyncTable,
 ) {
+    // SAFETY: `sgt` is valid and mapped, by the safety requirements.
+    if !unsafe { one_to_one(sgt) } {
+        // SAFETY: As above.
+        unsafe { whole(dev.as_raw(), sgt.as_ptr(), dir.into()) };
+        return;
+    }
     // SAFETY: `sgt` is valid and mapped, by the safety requirements.
     let window = DmaWindow::new(unsafe { DmaIter::new(sgt) }, offset, len);
     for piece in window {
-        // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and `dir`;
+        // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and `dir`, and
+        // inside the CPU entry of that segment (`one_to_one()`), which is physically contiguous;
         // syncing part of a segment is what the DMA API allows.
         // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
         unsafe {
@@ -362,14 +376,15 @@ impl<'a> State<'a> {
         offset: usize,
         len: usize,
         f: SyncSingle,
+        whole: SyncTable,
     ) -> Result {
         match self {
             // SAFETY: `sgt` is the table `mapping` was made for, by the safety requirements.
-            State::Managed(mapping) => unsafe { mapping.sync_range(sgt, offset, len, f) },
+            State::Managed(mapping) => unsafe { mapping.sync_range(sgt, offset, len, f, whole) },
             State::Borrowed(Some(owner)) => {
                 // SAFETY: `sgt` is mapped by its owner for `owner.dev` and `owner.dir` while this
                 // state lasts (the invariants of `OwnerMapping`).
-                unsafe { sync_pieces(sgt, &owner.dev, owner.dir, offset, len, f) };
+                unsafe { sync_pieces(sgt, &owner.dev, owner.dir, offset, len, f, whole) };
                 Ok(())
             }
             State::Unmapped | State::Borrowed(None) => Err(EINVAL),
@@ -540,10 +555,11 @@ impl<'a> Mapping<'a> {
         offset: usize,
         len: usize,
         f: SyncSingle,
+        whole: SyncTable,
     ) -> Result {
         // SAFETY: `sgt` is mapped for the device `sync` is given and `self.dir` (the callers
         // below), by the safety requirements.
-        let sync = |dev: &Device| unsafe { sync_pieces(sgt, dev, self.dir, offset, len, f) };
+        let sync = |dev: &Device| unsafe { sync_pieces(sgt, dev, self.dir, offset, len, f, whole) };
         match &self.kind {
             // `try_access_with()` holds off revocation, so `m.sgt` (which is `sgt`, mapped for
             // `m.dev`) stays mapped while `sync` runs; syncs don't sleep.

@@ -22,7 +22,8 @@ use super::{
         Keep,
         OwnerMapping,
         State,
-        SyncSingle, //
+        SyncSingle,
+        SyncTable, //
     },
 };
 use crate::{
@@ -259,8 +260,10 @@ impl<'a> SgTable<'a> {
     /// it is not mapped now, and nobody else maps, unmaps or syncs it, or reads or writes its
     /// memory, until `'a` ends. (Its pages are memory a device may be handed: no page of another
     /// driver's device memory.) Dropping the result unmaps what we mapped; if it is leaked
-    /// instead (`core::mem::forget`) while mapped, its mapping outlives `'a`, and the pages must
-    /// then stay allocated for as long as the device may use it.
+    /// instead (`core::mem::forget`) while mapped, its mapping outlives `'a`: the table (its
+    /// `struct sg_table` and entries) and its pages must then stay valid until the device is
+    /// unbound (a devres mapping, which unbinding unmaps through the table) or for good (a
+    /// lifetime-bound one).
     pub unsafe fn from_raw_mappable(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
         unsafe { Self::foreign(sgt, None, State::Unmapped, Access::Map) }
@@ -904,7 +907,9 @@ impl<'a> SgTable<'a> {
 
     /// Gives the bytes `offset..offset + len` back to the CPU after the device wrote them:
     /// [`SgTable::sync_for_cpu`] for part of the table, as DRM's `BO_SYNC` or a ring buffer
-    /// does (`dma_sync_single_for_cpu()` on each piece of a DMA segment in the range).
+    /// does (`dma_sync_single_for_cpu()` on each piece of a DMA segment in the range). Where an
+    /// IOMMU merged entries into one segment, which is then not physically contiguous, it syncs
+    /// the whole table instead.
     ///
     /// # Errors
     ///
@@ -932,7 +937,12 @@ impl<'a> SgTable<'a> {
     /// # Ok::<(), Error>(()) }
     /// ```
     pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
-        self.sync_range(offset, len, bindings::dma_sync_single_for_cpu)
+        self.sync_range(
+            offset,
+            len,
+            bindings::dma_sync_single_for_cpu,
+            bindings::dma_sync_sgtable_for_cpu,
+        )
     }
 
     /// Gives the bytes `offset..offset + len` to the device after the CPU wrote them:
@@ -943,13 +953,21 @@ impl<'a> SgTable<'a> {
     ///
     /// As for [`SgTable::sync_range_for_cpu`].
     pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
-        self.sync_range(offset, len, bindings::dma_sync_single_for_device)
+        self.sync_range(
+            offset,
+            len,
+            bindings::dma_sync_single_for_device,
+            bindings::dma_sync_sgtable_for_device,
+        )
     }
 
-    fn sync_range(&self, offset: usize, len: usize, f: SyncSingle) -> Result {
+    fn sync_range(&self, offset: usize, len: usize, f: SyncSingle, whole: SyncTable) -> Result {
         self.check_window(offset, len)?;
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync_range(self.source.as_raw(), offset, len, f) }
+        unsafe {
+            self.state
+                .sync_range(self.source.as_raw(), offset, len, f, whole)
+        }
     }
 
     /// Checks that `offset..offset + len` lies inside the table.
@@ -1064,14 +1082,17 @@ impl<'a> SgTable<'a> {
     /// in C, to checksum or scan a big buffer without a copy. Stops at the first error `f`
     /// returns.
     ///
-    /// The memory must not change under the slices `f` gets: only a table we own (whose memory
-    /// no one else references), and only while no device may write it: not mapped, or mapped
-    /// [`DataDirection::ToDevice`].
+    /// The memory must not change under the slices `f` gets: only a table we built over a vector
+    /// (whose memory no one else references: not `Page`s, which may be mapped elsewhere, e.g.
+    /// into user space), and only while no device may write it: not mapped, or mapped
+    /// [`DataDirection::ToDevice`]. Not where pages need a temporary mapping (32-bit `HIGHMEM`
+    /// kernels): `f` could nest calls until `kmap_local_page()` runs out of slots.
     ///
     /// # Errors
     ///
-    /// - `EINVAL` for a table someone else made, or mapped for a device that may write it
-    ///   (`FromDevice`, `Bidirectional`, or a table its owner mapped), changing nothing.
+    /// - `EINVAL` for a table someone else made or built over `Page`s, or mapped for a device
+    ///   that may write it (`FromDevice`, `Bidirectional`, or a table its owner mapped), or on a
+    ///   `HIGHMEM` kernel, changing nothing.
     /// - `ERANGE` if the range is not inside the table.
     /// - What `f` returns.
     ///
@@ -1106,6 +1127,9 @@ impl<'a> SgTable<'a> {
         len: usize,
         mut f: impl FnMut(&[u8]) -> Result,
     ) -> Result {
+        if cfg!(CONFIG_HIGHMEM) || cfg!(CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP) {
+            return Err(EINVAL);
+        }
         let sgt = self.source.owned()?;
         self.state.check_cpu_references()?;
         self.check_window(offset, len)?;
@@ -1137,6 +1161,9 @@ impl<'a> SgTable<'a> {
         len: usize,
         mut f: impl FnMut(&mut [u8]) -> Result,
     ) -> Result {
+        if cfg!(CONFIG_HIGHMEM) || cfg!(CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP) {
+            return Err(EINVAL);
+        }
         let sgt = self.source.owned()?;
         self.state.check_cpu_references()?;
         self.check_window(offset, len)?;

@@ -530,6 +530,8 @@ impl ContiguousPages {
 }
 
 impl crate::sg::source::private::Sealed for ContiguousPages {
+    const EXCLUSIVE: bool = false;
+
     fn size(&self) -> Option<usize> {
         self.n.checked_mul(PAGE_SIZE)
     }

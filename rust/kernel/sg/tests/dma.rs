@@ -185,9 +185,12 @@ mod kunit {
         assert!(nents < PAGES);
         assert_eq!(t.dma_iter()?.count(), nents);
         assert_eq!(dma_bytes(&t), Ok(PAGES * PAGE_SIZE));
-        // Syncs and unmap go over `orig_nents` (DMA-API debug checks it).
+        // Syncs and unmap go over `orig_nents` (DMA-API debug checks it). A range sync of merged
+        // segments syncs the whole table: a merged segment is not physically contiguous.
         assert_eq!(t.sync_for_cpu(), Ok(()));
         assert_eq!(t.sync_for_device(), Ok(()));
+        assert_eq!(t.sync_range_for_cpu(PAGE_SIZE - 8, 16), Ok(()));
+        assert_eq!(t.sync_range_for_device(0, PAGE_SIZE), Ok(()));
         assert_eq!(t.unmap(), Ok(()));
         pr_info!(
             "rust_kernel_sg_dma: IOMMU merged {} CPU entries into {} DMA segments\n",

@@ -386,6 +386,9 @@ mod kunit {
             assert_eq!(t.direction(), Some(dir));
             t.unmap()?;
         }
+        // Pages, which safe code may map into user space: refused.
+        let pages = SgTable::new(spaced_pages(2, GFP_KERNEL)?, GFP_KERNEL)?;
+        assert_eq!(pages.for_each_chunk(0, 1, |_| Ok(())), Err(EINVAL));
         // Someone else's table: refused even unmapped.
         // SAFETY: `t` outlives the view, keeps its table, and nobody changes it meanwhile.
         let view = unsafe { SgTable::from_raw(t.as_raw()) }?;
