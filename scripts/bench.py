@@ -37,6 +37,8 @@ TARGETS = {
     "map_unmap": [("C", lambda n: {1: 2.0, 64: 1.10}.get(n, 1.02))],
     "sync": [("C", by_size(1.10, 1.05))],
     "sync_devres": [("C", by_size(1.10, 1.05))],
+    "dma_window": [("C", by_size(1.10, 1.05))],
+    "sync_range": [("C", by_size(1.10, 1.05))],
     "vvec_map_drop": [("scatterlist", lambda n: 1.0)],
     "vvec_map_devres_drop": [("scatterlist", lambda n: 1.0)],
 }

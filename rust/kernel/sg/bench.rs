@@ -253,6 +253,58 @@ mod bench {
         Ok(())
     }
 
+    /// A byte window of a mapped table (the middle half): its DMA addresses, and a range sync of
+    /// it both ways, against the loop a C driver writes.
+    #[test]
+    fn windows() -> Result {
+        let dev = device()?;
+        let sizes: &[usize] = if full() { &[64, 4096] } else { &[64] };
+        let dir = DataDirection::Bidirectional;
+        for &n in sizes {
+            let reps = if full() { (1 << 18) / n as u32 + 4 } else { 1 };
+            let table = SgTable::new_mapped_bound(dev, pages(n)?, dir, GFP_KERNEL)?;
+            let sgt = table.as_raw();
+            let (offset, len) = (n * PAGE_SIZE / 4 + 100, n * PAGE_SIZE / 2);
+            let mut sum = 0;
+            measure("dma_window", n, "kernel::sg", reps, || {
+                sum = black_box(&table)
+                    .dma_window(offset, len)?
+                    .fold(0u64, |s, seg| {
+                        s.wrapping_add(seg.dma_address().wrapping_add(u64::from(seg.dma_len())))
+                    });
+                Ok(())
+            })?;
+            let ours = sum;
+            measure("dma_window", n, "C", reps, || {
+                // SAFETY: `sgt` is a valid, mapped table.
+                sum = unsafe {
+                    bindings::sg_bench_c_window_sum(black_box(sgt), offset as u64, len as u64)
+                };
+                Ok(())
+            })?;
+            assert_eq!(sum, ours);
+            measure("sync_range", n, "kernel::sg", reps, || {
+                let t = black_box(&table);
+                t.sync_range_for_cpu(offset, len)?;
+                t.sync_range_for_device(offset, len)
+            })?;
+            measure("sync_range", n, "C", reps, || {
+                // SAFETY: `sgt` is mapped for `dev` and `dir` (by `table`).
+                unsafe {
+                    bindings::sg_bench_c_sync_range(
+                        dev.as_raw(),
+                        black_box(sgt),
+                        offset as u64,
+                        len as u64,
+                        dir.into(),
+                    )
+                };
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
     #[test]
     fn construction() -> Result {
         let dev = device()?;
