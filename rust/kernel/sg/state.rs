@@ -344,6 +344,23 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Calls `f` with the device and direction of the mapping: ours, while it can't be revoked,
+    /// or its owner's if it told us.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if neither is known, `ENODEV` if our mapping was revoked.
+    fn with_mapping(&self, f: impl FnOnce(&Device, DataDirection)) -> Result {
+        match self {
+            State::Managed(mapping) => mapping.with_device(|dev| f(dev, mapping.dir)),
+            State::Borrowed(Some(owner)) => {
+                f(&owner.dev, owner.dir);
+                Ok(())
+            }
+            State::Unmapped | State::Borrowed(None) => Err(EINVAL),
+        }
+    }
+
     /// The syncs: `f` (`dma_sync_sgtable_for_cpu()` or `_for_device()`) on `sgt`, with the
     /// device and direction of our mapping, or of its owner's if we know them.
     ///
@@ -351,21 +368,15 @@ impl<'a> State<'a> {
     ///
     /// `sgt` is the table of this state (mapped by us, or by its owner).
     pub(super) unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, f: SyncTable) -> Result {
-        match self {
-            // SAFETY: `sgt` is the table `mapping` was made for, by the safety requirements.
-            State::Managed(mapping) => unsafe { mapping.sync(sgt, f) },
-            State::Borrowed(Some(owner)) => {
-                // SAFETY: `sgt` is mapped by its owner for `owner.dev` and `owner.dir` while this
-                // state lasts (the invariants of `OwnerMapping`).
-                unsafe { f(owner.dev.as_raw(), sgt.as_ptr(), owner.dir.into()) };
-                Ok(())
-            }
-            State::Unmapped | State::Borrowed(None) => Err(EINVAL),
-        }
+        // SAFETY: `sgt` is the table of this state (safety requirements), so it is mapped for
+        // the device and direction `with_mapping()` gives while `f` runs: our mapping by its type
+        // invariants (revocation held off), the owner's by those of `OwnerMapping`.
+        self.with_mapping(|dev, dir| unsafe { f(dev.as_raw(), sgt.as_ptr(), dir.into()) })
     }
 
     /// The range syncs: `f` on each piece of the DMA segments of `sgt` in `offset..offset +
-    /// len`, as [`State::sync`] for the whole table.
+    /// len`, or `whole` on the table (see `sync_pieces()`), as [`State::sync`] for the whole
+    /// table.
     ///
     /// # Safety
     ///
@@ -378,17 +389,8 @@ impl<'a> State<'a> {
         f: SyncSingle,
         whole: SyncTable,
     ) -> Result {
-        match self {
-            // SAFETY: `sgt` is the table `mapping` was made for, by the safety requirements.
-            State::Managed(mapping) => unsafe { mapping.sync_range(sgt, offset, len, f, whole) },
-            State::Borrowed(Some(owner)) => {
-                // SAFETY: `sgt` is mapped by its owner for `owner.dev` and `owner.dir` while this
-                // state lasts (the invariants of `OwnerMapping`).
-                unsafe { sync_pieces(sgt, &owner.dev, owner.dir, offset, len, f, whole) };
-                Ok(())
-            }
-            State::Unmapped | State::Borrowed(None) => Err(EINVAL),
-        }
+        // SAFETY: As in `sync()`: `sgt` is valid and mapped for `dev` and `dir` during the call.
+        self.with_mapping(|dev, dir| unsafe { sync_pieces(sgt, dev, dir, offset, len, f, whole) })
     }
 
     /// Returns whether the table is mapped for DMA right now (DMA iteration would succeed).
@@ -514,59 +516,18 @@ impl<'a> Mapping<'a> {
         }
     }
 
-    /// Calls `dma_sync_sgtable_for_cpu()` or `dma_sync_sgtable_for_device()` on `sgt` while the
-    /// mapping can't be revoked.
+    /// Calls `f` with the device the table is mapped for, while the mapping can't be revoked
+    /// (`try_access_with()` holds revocation off for a devres mapping; a lifetime-bound one
+    /// lasts while `self` does). `f` must not sleep.
     ///
-    /// # Safety
+    /// # Errors
     ///
-    /// `sgt` is the table this mapping was made for.
-    unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, f: SyncTable) -> Result {
+    /// `ENODEV` if the device was unbound, which revoked a devres mapping.
+    fn with_device(&self, f: impl FnOnce(&Device)) -> Result {
         match &self.kind {
-            Kind::Devres(dma) => dma
-                .try_access_with(|m| {
-                    // SAFETY:
-                    // - `m.dev` is the device and `m.dir` the direction `m.sgt` is mapped with.
-                    // - `m.sgt` is valid and mapped by the type invariants of `MappedSgt`, and
-                    //   stays mapped while `try_access_with()` holds off revocation; syncs don't
-                    //   sleep.
-                    unsafe { f(m.dev.as_raw(), m.sgt.as_ptr(), m.dir.into()) }
-                })
-                .ok_or(ENODEV),
+            Kind::Devres(dma) => dma.try_access_with(|m| f(&m.dev)).ok_or(ENODEV),
             Kind::Lifetime(dev) => {
-                // SAFETY: By the type invariants, `sgt` (the table this mapping was made for, by
-                // the safety requirements) is mapped for `dev` and `self.dir` and stays so while
-                // `self` lives, and `dev` is bound.
-                unsafe { f(dev.as_raw(), sgt.as_ptr(), self.dir.into()) };
-                Ok(())
-            }
-        }
-    }
-
-    /// Calls `dma_sync_single_for_cpu()` or `dma_sync_single_for_device()` on each piece of the
-    /// DMA segments of `sgt` that lies in `offset..offset + len`, while the mapping can't be
-    /// revoked.
-    ///
-    /// # Safety
-    ///
-    /// `sgt` is the table this mapping was made for.
-    unsafe fn sync_range(
-        &self,
-        sgt: NonNull<bindings::sg_table>,
-        offset: usize,
-        len: usize,
-        f: SyncSingle,
-        whole: SyncTable,
-    ) -> Result {
-        // SAFETY: `sgt` is mapped for the device `sync` is given and `self.dir` (the callers
-        // below), by the safety requirements.
-        let sync = |dev: &Device| unsafe { sync_pieces(sgt, dev, self.dir, offset, len, f, whole) };
-        match &self.kind {
-            // `try_access_with()` holds off revocation, so `m.sgt` (which is `sgt`, mapped for
-            // `m.dev`) stays mapped while `sync` runs; syncs don't sleep.
-            Kind::Devres(dma) => dma.try_access_with(|m| sync(&m.dev)).ok_or(ENODEV),
-            // By the type invariants, `sgt` is mapped for `dev` while `self` lives.
-            Kind::Lifetime(dev) => {
-                sync(dev);
+                f(dev);
                 Ok(())
             }
         }
