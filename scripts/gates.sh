@@ -6,7 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
-OURS='rust/kernel/sg|samples/rust/rust_sg'
+# Ours, and the upstream users the series converts.
+OURS='rust/kernel/sg|samples/rust/rust_sg|samples/rust/rust_dma|drivers/gpu/nova-core/firmware/gsp'
 DOCS='Documentation/rust/sg'
 
 # check NAME LOG: fails if LOG has a warning or error pointing at our files.
@@ -41,7 +42,7 @@ htmldocs() {
 checkpatch() {
 	local files rc=0
 	files=$(cd "$REPO" && git ls-files rust/kernel/sg.rs rust/kernel/sg samples/rust/rust_sg.rs \
-		Documentation/rust/sg.rst | grep -v -F -x -f <(tr ' ' '\n' <"$REPO/series/local-only.txt"))
+		samples/rust/rust_dma.rs drivers/gpu/nova-core/firmware/gsp.rs Documentation/rust/sg.rst | grep -v -F -x -f <(tr ' ' '\n' <"$REPO/series/local-only.txt"))
 	[ -n "$files" ] || die "checkpatch: found none of our files in $REPO"
 	# checkpatch's tools (e.g. its Python spelling helpers) must be the system's. It exits
 	# non-zero on findings, which it prints, and when it cannot run, which it says on stderr.
@@ -67,7 +68,8 @@ rm -f "$stamp"
 mkdir -p "$OUT"
 stage "gates: checkpatch --strict" checkpatch
 stage "gates: make rustfmtcheck" logged rustfmtcheck rustfmtcheck
-stage "gates: make CLIPPY=1 (kernel crate, sample)" logged clippy CLIPPY=1 samples/rust/rust_sg.o
+stage "gates: make CLIPPY=1 (kernel crate, samples, nova-core)" logged clippy CLIPPY=1 \
+	samples/rust/rust_sg.o samples/rust/rust_dma.o drivers/gpu/nova-core/
 stage "gates: make rustdoc" logged rustdoc rustdoc
 stage "gates: make htmldocs SPHINXDIRS=rust" htmldocs
 echo "$key" >"$stamp"

@@ -22,6 +22,15 @@ STATE = Path(os.environ["CACHE"]) / "overlay" / hashlib.sha1(str(KDIR).encode())
 NEW_FILES = ["rust/kernel", "rust/helpers", "samples/rust", "Documentation/rust"]
 
 
+# Upstream users converted to kernel::sg, mirrored at the same paths: each replaces the tree's
+# file only if the tree holds the version it converts (SHA-1 of the pinned 7.2's), or our own
+# earlier copy; a tree with another version keeps its file, with a note.
+CONVERTED = {
+    "samples/rust/rust_dma.rs": "fd474a7bdd2968d9288b41f95403f89c7fbfc651",
+    "drivers/gpu/nova-core/firmware/gsp.rs": "bcb20c32e23dbf5987bcbdb82059b4b81876d656",
+}
+
+
 # (file, tree file, regex, old, new): in our copy of `file`, replace `old` by `new` when the
 # tree's `tree file` matches `regex`. Only for kernel API changes between supported versions.
 COMPAT = [
@@ -127,6 +136,22 @@ def edit(name, edits):
     return changed
 
 
+def convert(name, base):
+    path = KDIR / name
+    ours = (REPO / name).read_text()
+    current = path.read_text()
+    written_file = STATE / (name + ".written")
+    written = written_file.read_text() if written_file.exists() else None
+    if current == ours:
+        return False
+    if sha(current) not in (base, written):
+        print(f"==> overlay: {name} is not the version kernel::sg converts; kept as it is",
+              file=sys.stderr)
+        return False
+    write_if_changed(written_file, sha(ours))
+    return write_if_changed(path, ours)
+
+
 def wanted(name):
     """OVERLAY_ONLY (space-separated paths, or file#tag for one edit) limits the overlay to
     those: `make patches` builds its series one group at a time. OVERLAY_EXCLUDE leaves some
@@ -142,8 +167,8 @@ def main():
     copied = 0
     for top in NEW_FILES:
         for src in sorted((REPO / top).rglob("*")):
-            if src.is_file() and wanted(str(src.relative_to(REPO))):
-                rel = str(src.relative_to(REPO))
+            rel = str(src.relative_to(REPO))
+            if src.is_file() and wanted(rel) and rel not in CONVERTED:
                 copied += write_if_changed(KDIR / rel, adapted(rel, src.read_text()))
     by_file = {}
     for tagged, where, anchor in EDITS:
@@ -152,6 +177,7 @@ def main():
             continue
         by_file.setdefault(name, []).append((snippet(tagged), where, anchor))
     edited = sum(edit(name, edits) for name, edits in by_file.items())
+    edited += sum(convert(name, base) for name, base in CONVERTED.items() if wanted(name))
     print(f"==> overlay: {copied} file(s) copied, {edited} file(s) edited in {KDIR}", file=sys.stderr)
 
 

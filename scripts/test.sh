@@ -83,7 +83,12 @@ wanted() { [[ " $setups " == *" $1 "* ]]; }
 edu="-device edu,dma_mask=0xffffffff"
 wanted direct && setup direct 256M "$edu" ""
 wanted swiotlb && setup swiotlb 256M "$edu" "swiotlb=4096,force"
-wanted iommu && setup iommu 1G "-device intel-iommu $edu" "intel_iommu=on"
+# The iommu boots also have QEMU's pci-testdev, for rust_dma (converted to kernel::sg by the
+# series): it maps at probe, logs its DMA segments and unmaps at unbind, and probes again.
+testdev="-device pci-testdev"
+rust_dma=('rust_dma 0000:[^ ]*: Probe DMA test driver=2' 'rust_dma 0000:[^ ]*: Unload DMA test driver=1'
+	'rust_dma 0000:[^ ]*: Entry\[0\]: DMA address: 0x=1')
+wanted iommu && setup iommu 1G "-device intel-iommu $edu $testdev" "intel_iommu=on" "${rust_dma[@]}"
 
 # The same tests in a kernel built with Clang and KASAN, which sees every use-after-free and
 # out-of-bounds access (KFENCE only samples), in the direct and IOMMU set-ups.
@@ -92,7 +97,8 @@ if wanted kasan-direct || wanted kasan-iommu; then
 		image_dir=$BUILD-kasan
 		kasan=('KernelAddressSanitizer initialized=1')
 		wanted kasan-direct && setup kasan-direct 256M "$edu" "" "${kasan[@]}"
-		wanted kasan-iommu && setup kasan-iommu 1G "-device intel-iommu $edu" "intel_iommu=on" "${kasan[@]}"
+		wanted kasan-iommu && setup kasan-iommu 1G "-device intel-iommu $edu $testdev" "intel_iommu=on" \
+			"${kasan[@]}" "${rust_dma[@]}"
 	else
 		failed=$((failed + 1)) bad=1
 		summary+=("kasan:   the Clang/KASAN build FAILED")
