@@ -43,6 +43,11 @@ __rust_helper bool rust_helper_dev_is_dma_coherent(struct device *dev)
 	return dev_is_dma_coherent(dev);
 }
 
+__rust_helper bool rust_helper_dev_dma_skip_sync(struct device *dev)
+{
+	return dev_dma_skip_sync(dev);
+}
+
 #include <linux/swiotlb.h>
 
 __rust_helper bool rust_helper_is_swiotlb_force_bounce(struct device *dev)

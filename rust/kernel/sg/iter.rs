@@ -24,7 +24,9 @@ use core::{
 ///
 /// `sg` points to a valid entry of an initialised scatterlist.
 #[inline(always)]
-unsafe fn sg_next(sg: NonNull<bindings::scatterlist>) -> Option<NonNull<bindings::scatterlist>> {
+pub(super) unsafe fn sg_next(
+    sg: NonNull<bindings::scatterlist>,
+) -> Option<NonNull<bindings::scatterlist>> {
     // CAST: The `SG_*` constants are small flag values of `page_link`, an `unsigned long`.
     const CHAIN: usize = bindings::SG_CHAIN as usize;
     const END: usize = bindings::SG_END as usize;

@@ -17,7 +17,8 @@ use crate::{
     bindings,
     device::Device,
     page::PAGE_SIZE,
-    prelude::*, //
+    prelude::*,
+    sizes::SZ_64K, //
 };
 
 /// The limits a DMA segment must keep to.
@@ -41,13 +42,40 @@ impl Limits {
         boundary: u64::MAX,
     };
 
-    /// The limits `dev` sets for each DMA segment (`dma_get_max_seg_size()`,
-    /// `dma_get_seg_boundary()`).
+    /// The limits `dev` sets for each DMA segment: `dma_get_max_seg_size()` and
+    /// `dma_get_seg_boundary()`, read here as those inline C functions do (a `map()` per I/O
+    /// asks for them each time).
+    #[inline]
     pub(super) fn of(dev: &Device) -> Self {
+        // SAFETY: `dev.as_raw()` is a valid device. Its `dma_parms`, if any, outlives it, and
+        // changes only while no DMA mapping primitive of the device runs (the safety requirements
+        // of `dma::Device::dma_set_max_seg_size()`; C sets it up before).
+        let parms = unsafe { (*dev.as_raw()).dma_parms.as_ref() };
+        let max_segment = match parms.map(|p| p.max_segment_size) {
+            Some(size) if size != 0 => size,
+            // CAST: 64 KiB fits in `u32`.
+            _ => SZ_64K as u32,
+        };
+        let boundary = match parms.map(|p| p.segment_boundary_mask) {
+            Some(mask) if mask != 0 => mask,
+            _ => c_ulong::MAX,
+        };
+        Self::new(max_segment, boundary)
+    }
+
+    /// [`Limits::of`] as the C functions give them, for the tests to check it against.
+    #[cfg(CONFIG_RUST_SG_KUNIT_TEST)]
+    pub(super) fn of_c(dev: &Device) -> Self {
         // SAFETY: `dev.as_raw()` is a valid device.
         let max_segment = unsafe { bindings::dma_get_max_seg_size(dev.as_raw()) };
         // SAFETY: `dev.as_raw()` is a valid device.
         let boundary = unsafe { bindings::dma_get_seg_boundary(dev.as_raw()) };
+        Self::new(max_segment, boundary)
+    }
+
+    /// A maximum segment and a boundary mask.
+    #[inline]
+    fn new(max_segment: u32, boundary: c_ulong) -> Self {
         // CAST: `unsigned long` fits in `u64` on every architecture Linux supports.
         let boundary = boundary as u64;
         // INVARIANT: Segment boundaries are one less than a power of two by convention, which

@@ -8,7 +8,10 @@
 //! who keeps it valid, or [`Source::Owned`], allocated by us over memory we own and keep: a
 //! [`Pages`] buffer.
 
-use super::limits::Limits;
+use super::{
+    iter::sg_next,
+    limits::Limits, //
+};
 use crate::{
     alloc::{
         allocator::VmallocPageIter,
@@ -197,6 +200,27 @@ impl private::Sealed for KVec<Page> {
 
 impl Pages for KVec<Page> {}
 
+/// `sg_set_page()`: points the entry `sg` at the bytes of `run`, keeping its end and chain marks.
+///
+/// # Safety
+///
+/// `sg` points to an entry (not a chain link) of an initialised scatterlist that we may write.
+#[inline]
+unsafe fn set_page(sg: NonNull<bindings::scatterlist>, run: &Run) {
+    // CAST: The `SG_*` constants are small flag values of `page_link`, an `unsigned long`.
+    const MARKS: usize = (bindings::SG_CHAIN | bindings::SG_END) as usize;
+    let sg = sg.as_ptr();
+    // SAFETY: `sg` is an entry we may write, by the safety requirements. A `struct page` is
+    // aligned beyond the mark bits, which `sg_assign_page()` checks.
+    // CAST: A run is at most a segment's maximum, which fits in `u32`; an offset is less than a
+    // page.
+    unsafe {
+        (*sg).page_link = ((*sg).page_link & MARKS) | run.page.as_ptr() as usize;
+        (*sg).offset = run.offset as u32;
+        (*sg).length = run.len as u32;
+    }
+}
+
 /// `page_to_phys()`.
 #[inline]
 pub(super) fn page_phys(page: NonNull<bindings::page>) -> u64 {
@@ -313,16 +337,15 @@ impl OwnedSgt {
 
         let sgt = RawTable::alloc(runs.len(), flags)?;
         // SAFETY: `sgt` was just allocated with `runs.len()` entries, which we may write.
-        let mut sg = unsafe { sgt.as_raw().as_ref() }.sgl;
+        let mut next = NonNull::new(unsafe { sgt.as_raw().as_ref() }.sgl);
         for run in runs.iter() {
+            // `sgt` has an entry per run.
+            let Some(sg) = next else { break };
             // SAFETY: `sg` is one of the `runs.len()` entries, in order; `run.page` is a page of
             // `buf`, `run.len` bytes of which from `run.offset` on are ours.
-            unsafe {
-                // CAST: A run is at most `max`, which is at most `u32::MAX`; an offset is less
-                // than a page.
-                bindings::sg_set_page(sg, run.page.as_ptr(), run.len as u32, run.offset as u32);
-                sg = bindings::sg_next(sg);
-            }
+            unsafe { set_page(sg, run) };
+            // SAFETY: `sg` is an entry of `sgt`, whose end mark `set_page()` kept.
+            next = unsafe { sg_next(sg) };
         }
         // INVARIANT: `sgt` describes `size` bytes of the pages of `buf` from `start` on, in runs
         // that keep to `limits`. If the allocation fails, the `Backing` is dropped in field order:

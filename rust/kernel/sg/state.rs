@@ -102,6 +102,29 @@ pub(super) type SyncTable = unsafe extern "C" fn(
     bindings::dma_data_direction,
 );
 
+/// Whether a sync for `dev` has anything to do (`dma_dev_need_sync()`): not for a device whose
+/// syncs the DMA API skips (DMA-coherent, and not bouncing through swiotlb), unless DMA-API debug
+/// checks every sync. Asked here, as C's inline `dma_sync_*()` do, so that a sync with nothing to
+/// do makes no call.
+#[inline]
+fn need_sync(dev: &Device) -> bool {
+    cfg!(CONFIG_DMA_NEED_SYNC) && (cfg!(CONFIG_DMA_API_DEBUG) || !skip_sync(dev))
+}
+
+/// `dev_dma_skip_sync()`: whether the DMA API skips syncs for `dev` (`DEV_FLAG_DMA_SKIP_SYNC`,
+/// set when its DMA mask is set if it is DMA-coherent, cleared on its first swiotlb bounce).
+#[inline]
+pub(super) fn skip_sync(dev: &Device) -> bool {
+    // CAST: The flag numbers and `BITS` are small.
+    const FLAG: usize = bindings::struct_device_flags_DEV_FLAG_DMA_SKIP_SYNC as usize;
+    const BITS: usize = c_ulong::BITS as usize;
+    // SAFETY: `dev.as_raw()` is a valid device, and `flags` a bitmap of `DEV_FLAG_COUNT` bits,
+    // which holds `FLAG`. The bitmap changes only through atomic bit operations; this is the one
+    // untorn load of its word that `test_bit()` makes.
+    let word = unsafe { (&raw const (*dev.as_raw()).flags[FLAG / BITS]).read_volatile() };
+    word & (1 << (FLAG % BITS)) != 0
+}
+
 /// Calls `f` (`dma_sync_single_for_cpu()` or `_for_device()`) on each piece of the DMA segments
 /// of `sgt` that lies in `offset..offset + len`, if each DMA segment is its CPU entry, whole;
 /// else `whole` (`dma_sync_sgtable_for_cpu()` or `_for_device()`) on the table.
@@ -122,6 +145,9 @@ unsafe fn sync_pieces(
     f: SyncSingle,
     whole: SyncTable,
 ) {
+    if !need_sync(dev) {
+        return;
+    }
     // SAFETY: `sgt` is valid and mapped, by the safety requirements.
     if !unsafe { one_to_one(sgt) } {
         // SAFETY: As above.
@@ -368,10 +394,15 @@ impl<'a> State<'a> {
     ///
     /// `sgt` is the table of this state (mapped by us, or by its owner).
     pub(super) unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, f: SyncTable) -> Result {
-        // SAFETY: `sgt` is the table of this state (safety requirements), so it is mapped for
-        // the device and direction `with_mapping()` gives while `f` runs: our mapping by its type
-        // invariants (revocation held off), the owner's by those of `OwnerMapping`.
-        self.with_mapping(|dev, dir| unsafe { f(dev.as_raw(), sgt.as_ptr(), dir.into()) })
+        self.with_mapping(|dev, dir| {
+            if need_sync(dev) {
+                // SAFETY: `sgt` is the table of this state (safety requirements), so it is mapped
+                // for the device and direction `with_mapping()` gives while this runs: our
+                // mapping by its type invariants (revocation held off), the owner's by those of
+                // `OwnerMapping`.
+                unsafe { f(dev.as_raw(), sgt.as_ptr(), dir.into()) }
+            }
+        })
     }
 
     /// The range syncs: `f` on each piece of the DMA segments of `sgt` in `offset..offset +
@@ -609,7 +640,8 @@ unsafe fn map_sgtable(
     Err(err)
 }
 
-/// Unmaps `sgt` (`dma_unmap_sgtable()`, which unmaps its `orig_nents` entries).
+/// Unmaps `sgt`: `dma_unmap_sgtable()`, which unmaps its `orig_nents` entries (called here as
+/// `dma_unmap_sg_attrs()`, which C's inline `dma_unmap_sgtable()` calls).
 ///
 /// # Safety
 ///
@@ -621,9 +653,19 @@ unsafe fn unmap_sgtable(
     dir: DataDirection,
     attrs: u32,
 ) {
-    // SAFETY: By the safety requirements.
+    // SAFETY: `sgt` is valid, by the safety requirements.
+    let (sgl, orig_nents) = unsafe { ((*sgt.as_ptr()).sgl, (*sgt.as_ptr()).orig_nents) };
+    // SAFETY: By the safety requirements: these are the entries mapped for `dev`, `dir` and
+    // `attrs`.
+    // CAST: As in C, which passes the `unsigned int` as an `int`; a table's entries fit in both.
     unsafe {
-        bindings::dma_unmap_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), raw_attrs(attrs))
+        bindings::dma_unmap_sg_attrs(
+            dev.as_raw(),
+            sgl,
+            orig_nents as c_int,
+            dir.into(),
+            raw_attrs(attrs),
+        )
     };
 }
 

@@ -37,6 +37,8 @@ use crate::{
     },
     prelude::*,
     sg::{
+        limits::Limits,
+        state::skip_sync,
         Mapping,
         Pages,
         SgTable,
