@@ -1,18 +1,4 @@
 
-__rust_helper void rust_helper_dma_sync_sgtable_for_cpu(struct device *dev,
-							struct sg_table *sgt,
-							enum dma_data_direction dir)
-{
-	dma_sync_sgtable_for_cpu(dev, sgt, dir);
-}
-
-__rust_helper void rust_helper_dma_sync_sgtable_for_device(struct device *dev,
-							   struct sg_table *sgt,
-							   enum dma_data_direction dir)
-{
-	dma_sync_sgtable_for_device(dev, sgt, dir);
-}
-
 __rust_helper unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
 {
 	return dma_get_max_seg_size(dev);
@@ -21,19 +7,6 @@ __rust_helper unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
 __rust_helper unsigned long rust_helper_dma_get_seg_boundary(struct device *dev)
 {
 	return dma_get_seg_boundary(dev);
-}
-
-__rust_helper void rust_helper_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
-						       size_t size, enum dma_data_direction dir)
-{
-	dma_sync_single_for_cpu(dev, addr, size, dir);
-}
-
-__rust_helper void rust_helper_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
-							  size_t size,
-							  enum dma_data_direction dir)
-{
-	dma_sync_single_for_device(dev, addr, size, dir);
 }
 
 #include <linux/dma-map-ops.h>

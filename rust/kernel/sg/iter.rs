@@ -158,23 +158,34 @@ impl<'a> DmaIter<'a> {
     }
 }
 
+/// The DMA segment the entry `sg` holds.
+///
+/// # Safety
+///
+/// `sg` points to a valid entry, one of the first `nents` of a mapped table.
+#[inline(always)]
+unsafe fn dma_segment(sg: NonNull<bindings::scatterlist>) -> DmaSegment {
+    let sg = sg.as_ptr();
+    // SAFETY: `sg` is valid by the safety requirements.
+    #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+    let len = unsafe { (*sg).dma_length };
+    // SAFETY: As above.
+    #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
+    let len = unsafe { (*sg).length };
+    DmaSegment {
+        // SAFETY: As above.
+        address: unsafe { (*sg).dma_address },
+        len,
+    }
+}
+
 impl Iterator for DmaIter<'_> {
     type Item = DmaSegment;
 
     #[inline]
     fn next(&mut self) -> Option<DmaSegment> {
-        let sg = self.0.next()?.as_ptr();
-        // SAFETY: `sg` is a valid entry for `'a` (`Walk`).
-        #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
-        let len = unsafe { (*sg).dma_length };
-        // SAFETY: As above.
-        #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
-        let len = unsafe { (*sg).length };
-        Some(DmaSegment {
-            // SAFETY: As above.
-            address: unsafe { (*sg).dma_address },
-            len,
-        })
+        // SAFETY: The entry is valid for `'a` (`Walk`), and one of the `nents` of a mapped table.
+        Some(unsafe { dma_segment(self.0.next()?) })
     }
 
     #[inline]
@@ -183,34 +194,70 @@ impl Iterator for DmaIter<'_> {
     }
 }
 
-/// Whether each DMA segment of a mapped table is the CPU entry of the same index, whole: no entry
-/// merged into another's segment (as an IOMMU does) or split.
+/// Calls `f` on each piece of the DMA segments of a mapped table in `offset..offset + len` (those
+/// a [`DmaWindow`] gives), as long as each DMA segment up to it is the CPU entry of the same
+/// index, whole, and so physically contiguous; returns whether all were (else `f` saw only the
+/// pieces before the first that is not).
+///
+/// Segments merge only entries next to each other (as an IOMMU does), never split one: as many
+/// segments as entries, each as long as its entry, is one segment per entry.
 ///
 /// # Safety
 ///
 /// `sgt` points to an initialised `struct sg_table` that is mapped and stays valid and unchanged
 /// during the call.
-pub(super) unsafe fn one_to_one(sgt: NonNull<bindings::sg_table>) -> bool {
+pub(super) unsafe fn for_each_piece(
+    sgt: NonNull<bindings::sg_table>,
+    offset: usize,
+    len: usize,
+    mut f: impl FnMut(DmaSegment),
+) -> bool {
     let sgt = sgt.as_ptr();
     // SAFETY: `sgt` is valid by the safety requirements.
     let (sgl, nents, orig_nents) = unsafe { ((*sgt).sgl, (*sgt).nents, (*sgt).orig_nents) };
     if nents != orig_nents {
         return false;
     }
-    // Segments merge only entries next to each other: as many segments as entries, each as long
-    // as its entry, is one segment per entry.
-    #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+    let (mut skip, mut left) = (offset, len);
     // SAFETY: A mapped table has `nents` valid entries from `sgl`, unchanged during the call.
-    return unsafe { Walk::new(sgl, nents) }.all(|sg| {
+    for sg in unsafe { Walk::new(sgl, nents) } {
+        if left == 0 {
+            break;
+        }
         // SAFETY: `sg` is one of those entries.
-        unsafe { (*sg.as_ptr()).dma_length == (*sg.as_ptr()).length }
-    });
-    // Without a length of its own, a DMA segment is as long as its entry.
-    #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
-    {
-        let _ = sgl;
-        true
+        let seg = unsafe { dma_segment(sg) };
+        // Without a length of its own, a DMA segment is as long as its entry.
+        // SAFETY: As above.
+        #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+        if seg.len != unsafe { (*sg.as_ptr()).length } {
+            return false;
+        }
+        if let Some(piece) = clip(seg, &mut skip, &mut left) {
+            f(piece);
+        }
     }
+    true
+}
+
+/// The piece of `seg` in a window that starts `skip` bytes further and is `left` bytes long,
+/// if any; moves `skip` and `left` past `seg`.
+#[inline(always)]
+fn clip(seg: DmaSegment, skip: &mut usize, left: &mut usize) -> Option<DmaSegment> {
+    // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
+    let len = seg.len as usize;
+    if *skip >= len {
+        *skip -= len;
+        return None;
+    }
+    let n = (len - *skip).min(*left);
+    // CAST: `skip` is less than `len`, a `u32`; `n` is at most `len`.
+    let piece = DmaSegment {
+        address: seg.address.wrapping_add(*skip as DmaAddress),
+        len: n as u32,
+    };
+    *skip = 0;
+    *left -= n;
+    Some(piece)
 }
 
 /// The DMA segments of a byte window of a mapped table: those of a [`DmaIter`], clipped to
@@ -265,21 +312,9 @@ impl Iterator for DmaWindow<'_> {
     fn next(&mut self) -> Option<DmaSegment> {
         while self.left > 0 {
             let seg = self.segments.next()?;
-            // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
-            let len = seg.len as usize;
-            if self.skip >= len {
-                self.skip -= len;
-                continue;
+            if let Some(piece) = clip(seg, &mut self.skip, &mut self.left) {
+                return Some(piece);
             }
-            let n = (len - self.skip).min(self.left);
-            // CAST: `skip` is less than `len`, a `u32`; `n` is at most `len`.
-            let piece = DmaSegment {
-                address: seg.address.wrapping_add(self.skip as DmaAddress),
-                len: n as u32,
-            };
-            self.skip = 0;
-            self.left -= n;
-            return Some(piece);
         }
         None
     }

@@ -60,9 +60,9 @@
 
 use super::{
     iter::{
-        one_to_one,
+        for_each_piece,
         DmaIter,
-        DmaWindow, //
+        DmaSegment, //
     },
     limits::Limits, //
 };
@@ -87,20 +87,69 @@ const MAP_ATTRS: u32 = bindings::DMA_ATTR_WEAK_ORDERING
     | bindings::DMA_ATTR_NO_WARN
     | bindings::DMA_ATTR_PRIVILEGED;
 
-/// `dma_sync_single_for_cpu()` or `dma_sync_single_for_device()`.
-pub(super) type SyncSingle = unsafe extern "C" fn(
-    *mut bindings::device,
-    bindings::dma_addr_t,
-    usize,
-    bindings::dma_data_direction,
-);
+/// Whom a sync gives the memory to.
+#[derive(Clone, Copy)]
+pub(super) enum SyncFor {
+    /// The CPU, after the device wrote it (`dma_sync_*_for_cpu()`).
+    Cpu,
+    /// The device, after the CPU wrote it (`dma_sync_*_for_device()`).
+    Device,
+}
 
-/// `dma_sync_sgtable_for_cpu()` or `dma_sync_sgtable_for_device()`.
-pub(super) type SyncTable = unsafe extern "C" fn(
-    *mut bindings::device,
-    *mut bindings::sg_table,
-    bindings::dma_data_direction,
-);
+impl SyncFor {
+    /// `dma_sync_sgtable_for_cpu()` or `_for_device()` once [`need_sync`] said yes: what C's
+    /// inline functions call then.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is valid, and mapped for `dev` and `dir` during the call.
+    #[inline]
+    unsafe fn table(self, dev: &Device, sgt: NonNull<bindings::sg_table>, dir: DataDirection) {
+        #[cfg(CONFIG_DMA_NEED_SYNC)]
+        {
+            let (dev, dir) = (dev.as_raw(), dir.into());
+            // SAFETY: `sgt` is valid, by the safety requirements.
+            let (sgl, n) = unsafe { ((*sgt.as_ptr()).sgl, (*sgt.as_ptr()).orig_nents) };
+            // CAST: As in C, which passes the `unsigned int` as an `int`.
+            let n = n as c_int;
+            // SAFETY: These are the entries of `sgt`, mapped for `dev` and `dir`.
+            unsafe {
+                match self {
+                    SyncFor::Cpu => bindings::__dma_sync_sg_for_cpu(dev, sgl, n, dir),
+                    SyncFor::Device => bindings::__dma_sync_sg_for_device(dev, sgl, n, dir),
+                }
+            }
+        }
+        #[cfg(not(CONFIG_DMA_NEED_SYNC))]
+        let _ = (self, dev, sgt, dir);
+    }
+
+    /// `dma_sync_single_for_cpu()` or `_for_device()` on `piece` once [`need_sync`] said yes.
+    ///
+    /// # Safety
+    ///
+    /// `piece` lies inside a DMA segment mapped for `dev` and `dir` during the call, and inside
+    /// one CPU entry (physically contiguous) of its table.
+    #[inline]
+    unsafe fn single(self, dev: &Device, piece: DmaSegment, dir: DataDirection) {
+        #[cfg(CONFIG_DMA_NEED_SYNC)]
+        {
+            let (dev, dir) = (dev.as_raw(), dir.into());
+            // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
+            let (addr, len) = (piece.dma_address(), piece.dma_len() as usize);
+            // SAFETY: By the safety requirements; syncing part of a segment is what the DMA API
+            // allows.
+            unsafe {
+                match self {
+                    SyncFor::Cpu => bindings::__dma_sync_single_for_cpu(dev, addr, len, dir),
+                    SyncFor::Device => bindings::__dma_sync_single_for_device(dev, addr, len, dir),
+                }
+            }
+        }
+        #[cfg(not(CONFIG_DMA_NEED_SYNC))]
+        let _ = (self, dev, piece, dir);
+    }
+}
 
 /// Whether a sync for `dev` has anything to do (`dma_dev_need_sync()`): not for a device whose
 /// syncs the DMA API skips (DMA-coherent, and not bouncing through swiotlb), unless DMA-API debug
@@ -125,9 +174,9 @@ pub(super) fn skip_sync(dev: &Device) -> bool {
     word & (1 << (FLAG % BITS)) != 0
 }
 
-/// Calls `f` (`dma_sync_single_for_cpu()` or `_for_device()`) on each piece of the DMA segments
-/// of `sgt` that lies in `offset..offset + len`, if each DMA segment is its CPU entry, whole;
-/// else `whole` (`dma_sync_sgtable_for_cpu()` or `_for_device()`) on the table.
+/// Syncs `to` the pieces of the DMA segments of `sgt` in `offset..offset + len`
+/// (`dma_sync_single_for_*()`), or the whole table (`dma_sync_sgtable_for_*()`) if a segment on
+/// the way is not its CPU entry, whole.
 ///
 /// A single-address sync takes the piece as physically contiguous from its first byte (the
 /// IOMMU path looks up that byte's physical address only): true of a piece of a CPU entry, not
@@ -142,33 +191,21 @@ unsafe fn sync_pieces(
     dir: DataDirection,
     offset: usize,
     len: usize,
-    f: SyncSingle,
-    whole: SyncTable,
+    to: SyncFor,
 ) {
     if !need_sync(dev) {
         return;
     }
+    let sync = |piece| {
+        // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and `dir`, which
+        // is its CPU entry, whole (`for_each_piece()`).
+        unsafe { to.single(dev, piece, dir) }
+    };
     // SAFETY: `sgt` is valid and mapped, by the safety requirements.
-    if !unsafe { one_to_one(sgt) } {
+    if !unsafe { for_each_piece(sgt, offset, len, sync) } {
+        // The pieces synced before are synced again: a sync may be repeated.
         // SAFETY: As above.
-        unsafe { whole(dev.as_raw(), sgt.as_ptr(), dir.into()) };
-        return;
-    }
-    // SAFETY: `sgt` is valid and mapped, by the safety requirements.
-    let window = DmaWindow::new(unsafe { DmaIter::new(sgt) }, offset, len);
-    for piece in window {
-        // SAFETY: `piece` lies inside a DMA segment of `sgt`, mapped for `dev` and `dir`, and
-        // inside the CPU entry of that segment (`one_to_one()`), which is physically contiguous;
-        // syncing part of a segment is what the DMA API allows.
-        // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
-        unsafe {
-            f(
-                dev.as_raw(),
-                piece.dma_address(),
-                piece.dma_len() as usize,
-                dir.into(),
-            )
-        };
+        unsafe { to.table(dev, sgt, dir) };
     }
 }
 
@@ -387,27 +424,26 @@ impl<'a> State<'a> {
         }
     }
 
-    /// The syncs: `f` (`dma_sync_sgtable_for_cpu()` or `_for_device()`) on `sgt`, with the
-    /// device and direction of our mapping, or of its owner's if we know them.
+    /// The syncs: `dma_sync_sgtable_for_cpu()` or `_for_device()` on `sgt`, with the device and
+    /// direction of our mapping, or of its owner's if we know them.
     ///
     /// # Safety
     ///
     /// `sgt` is the table of this state (mapped by us, or by its owner).
-    pub(super) unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, f: SyncTable) -> Result {
+    pub(super) unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, to: SyncFor) -> Result {
         self.with_mapping(|dev, dir| {
             if need_sync(dev) {
                 // SAFETY: `sgt` is the table of this state (safety requirements), so it is mapped
                 // for the device and direction `with_mapping()` gives while this runs: our
                 // mapping by its type invariants (revocation held off), the owner's by those of
                 // `OwnerMapping`.
-                unsafe { f(dev.as_raw(), sgt.as_ptr(), dir.into()) }
+                unsafe { to.table(dev, sgt, dir) }
             }
         })
     }
 
-    /// The range syncs: `f` on each piece of the DMA segments of `sgt` in `offset..offset +
-    /// len`, or `whole` on the table (see `sync_pieces()`), as [`State::sync`] for the whole
-    /// table.
+    /// The range syncs: the pieces of the DMA segments of `sgt` in `offset..offset + len`, or
+    /// the whole table (see `sync_pieces()`), as [`State::sync`] syncs the whole table.
     ///
     /// # Safety
     ///
@@ -417,11 +453,10 @@ impl<'a> State<'a> {
         sgt: NonNull<bindings::sg_table>,
         offset: usize,
         len: usize,
-        f: SyncSingle,
-        whole: SyncTable,
+        to: SyncFor,
     ) -> Result {
         // SAFETY: As in `sync()`: `sgt` is valid and mapped for `dev` and `dir` during the call.
-        self.with_mapping(|dev, dir| unsafe { sync_pieces(sgt, dev, dir, offset, len, f, whole) })
+        self.with_mapping(|dev, dir| unsafe { sync_pieces(sgt, dev, dir, offset, len, to) })
     }
 
     /// Returns whether the table is mapped for DMA right now (DMA iteration would succeed).

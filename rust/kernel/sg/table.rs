@@ -22,8 +22,7 @@ use super::{
         Keep,
         OwnerMapping,
         State,
-        SyncSingle,
-        SyncTable, //
+        SyncFor, //
     },
 };
 use crate::{
@@ -844,10 +843,7 @@ impl<'a> SgTable<'a> {
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_cpu(&self) -> Result {
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe {
-            self.state
-                .sync(self.source.as_raw(), bindings::dma_sync_sgtable_for_cpu)
-        }
+        unsafe { self.state.sync(self.source.as_raw(), SyncFor::Cpu) }
     }
 
     /// Gives the memory to the device after the CPU wrote it
@@ -859,10 +855,7 @@ impl<'a> SgTable<'a> {
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_device(&self) -> Result {
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe {
-            self.state
-                .sync(self.source.as_raw(), bindings::dma_sync_sgtable_for_device)
-        }
+        unsafe { self.state.sync(self.source.as_raw(), SyncFor::Device) }
     }
 
     /// Returns an iterator over the DMA addresses of the bytes `offset..offset + len` of a mapped
@@ -937,12 +930,7 @@ impl<'a> SgTable<'a> {
     /// # Ok::<(), Error>(()) }
     /// ```
     pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
-        self.sync_range(
-            offset,
-            len,
-            bindings::dma_sync_single_for_cpu,
-            bindings::dma_sync_sgtable_for_cpu,
-        )
+        self.sync_range(offset, len, SyncFor::Cpu)
     }
 
     /// Gives the bytes `offset..offset + len` to the device after the CPU wrote them:
@@ -953,21 +941,13 @@ impl<'a> SgTable<'a> {
     ///
     /// As for [`SgTable::sync_range_for_cpu`].
     pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
-        self.sync_range(
-            offset,
-            len,
-            bindings::dma_sync_single_for_device,
-            bindings::dma_sync_sgtable_for_device,
-        )
+        self.sync_range(offset, len, SyncFor::Device)
     }
 
-    fn sync_range(&self, offset: usize, len: usize, f: SyncSingle, whole: SyncTable) -> Result {
+    fn sync_range(&self, offset: usize, len: usize, to: SyncFor) -> Result {
         self.check_window(offset, len)?;
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe {
-            self.state
-                .sync_range(self.source.as_raw(), offset, len, f, whole)
-        }
+        unsafe { self.state.sync_range(self.source.as_raw(), offset, len, to) }
     }
 
     /// Checks that `offset..offset + len` lies inside the table.
