@@ -37,6 +37,7 @@ use crate::{
     },
     prelude::*,
     sg::{
+        iter::for_each_piece,
         limits::Limits,
         state::skip_sync,
         Mapping,

@@ -257,6 +257,59 @@ mod kunit {
     /// Tables over part of a buffer: the bytes of the range and no others, in entries within
     /// the device's limits, through every state; and the ranges that are refused.
     #[test]
+    fn range_syncs_go_by_address_only_through_whole_entries() -> Result {
+        // A table C made over four pages, given DMA segments by hand: how a range sync goes
+        // depends on them alone (`for_each_piece()`), whatever the boot's DMA set-up.
+        let mut c = c_table(4)?;
+        // CAST: A page fits in `u32`.
+        let p = PAGE_SIZE as u32;
+        let base = |i: usize| 0x1000_0000 + (i as u64) * 0x10_0000;
+        let mut cases = KVec::new();
+        // (nents, segment lengths, pieces a sync of the bytes p/2..5p/2 makes before it stops,
+        // whether it may go on to the end): one segment per entry; the last two entries merged
+        // by an IOMMU (no piece: such a table is synced whole at once); as many segments as
+        // entries, but one longer than its entry.
+        cases.push((4, [p, p, p, p], 3, true), GFP_KERNEL)?;
+        cases.push((3, [p, p, 2 * p, 0], 0, false), GFP_KERNEL)?;
+        #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+        cases.push((4, [p, 2 * p, 0, p], 1, false), GFP_KERNEL)?;
+        for (nents, lens, n, whole_entries) in cases {
+            let mut sg = c.sgt.sgl;
+            for (i, len) in lens.into_iter().enumerate() {
+                // SAFETY: `sg` is one of the four entries of the table, which is ours.
+                unsafe {
+                    (*sg).dma_address = base(i);
+                    #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+                    {
+                        (*sg).dma_length = len;
+                    }
+                    #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
+                    let _ = len;
+                    sg = bindings::sg_next(sg);
+                }
+            }
+            c.sgt.nents = nents;
+            let sgt = NonNull::new(c.as_raw()).ok_or(EINVAL)?;
+            let (mut seen, mut count) = ([(0, 0); 4], 0);
+            // SAFETY: The table is valid, "mapped" as set above, and unchanged during the call.
+            let done = unsafe {
+                for_each_piece(sgt, PAGE_SIZE / 2, 2 * PAGE_SIZE, |piece| {
+                    seen[count] = (piece.dma_address(), piece.dma_len());
+                    count += 1;
+                })
+            };
+            assert_eq!((nents, done, count), (nents, whole_entries, n));
+            let expected = [
+                (base(0) + u64::from(p / 2), p / 2),
+                (base(1), p),
+                (base(2), p / 2),
+            ];
+            assert_eq!(seen[..count], expected[..count]);
+        }
+        Ok(())
+    }
+
+    #[test]
     fn tables_over_part_of_a_buffer() -> Result {
         /// A buffer of `pages` pages whose bytes tell their offset apart (for up to 64 KiB).
         fn numbered(pages: usize) -> Result<VVec<u8>> {
