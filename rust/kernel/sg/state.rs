@@ -103,7 +103,7 @@ impl SyncFor {
     /// # Safety
     ///
     /// `sgt` is valid, and mapped for `dev` and `dir` during the call.
-    #[inline]
+    #[inline(always)]
     unsafe fn table(self, dev: &Device, sgt: NonNull<bindings::sg_table>, dir: DataDirection) {
         #[cfg(CONFIG_DMA_NEED_SYNC)]
         {
@@ -413,6 +413,7 @@ impl<'a> State<'a> {
     /// # Errors
     ///
     /// `EINVAL` if neither is known, `ENODEV` if our mapping was revoked.
+    #[inline(always)]
     fn with_mapping(&self, f: impl FnOnce(&Device, DataDirection)) -> Result {
         match self {
             State::Managed(mapping) => mapping.with_device(|dev| f(dev, mapping.dir)),
@@ -430,6 +431,7 @@ impl<'a> State<'a> {
     /// # Safety
     ///
     /// `sgt` is the table of this state (mapped by us, or by its owner).
+    #[inline(always)]
     pub(super) unsafe fn sync(&self, sgt: NonNull<bindings::sg_table>, to: SyncFor) -> Result {
         self.with_mapping(|dev, dir| {
             if need_sync(dev) {
@@ -589,9 +591,10 @@ impl<'a> Mapping<'a> {
     /// # Errors
     ///
     /// `ENODEV` if the device was unbound, which revoked a devres mapping.
+    #[inline(always)]
     fn with_device(&self, f: impl FnOnce(&Device)) -> Result {
         match &self.kind {
-            Kind::Devres(dma) => dma.try_access_with(|m| f(&m.dev)).ok_or(ENODEV),
+            Kind::Devres(dma) => devres_with_device(dma, f),
             Kind::Lifetime(dev) => {
                 f(dev);
                 Ok(())
@@ -621,6 +624,13 @@ impl core::fmt::Debug for State<'_> {
             State::Managed(mapping) => f.debug_tuple("Managed").field(mapping).finish(),
         }
     }
+}
+
+/// [`Mapping::with_device`] for a devres mapping: an RCU read section, kept out of line (as
+/// [`devres_is_live`] is) so that a lifetime-bound mapping's syncs need no registers saved for it.
+#[inline(never)]
+fn devres_with_device(dma: &Devres<MappedSgt>, f: impl FnOnce(&Device)) -> Result {
+    dma.try_access_with(|m| f(&m.dev)).ok_or(ENODEV)
 }
 
 /// Whether the device of a devres mapping is still bound: an RCU read section, kept out of line
