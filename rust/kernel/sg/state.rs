@@ -415,14 +415,20 @@ impl<'a> State<'a> {
     /// `EINVAL` if neither is known, `ENODEV` if our mapping was revoked.
     #[inline(always)]
     fn with_mapping(&self, f: impl FnOnce(&Device, DataDirection)) -> Result {
-        match self {
-            State::Managed(mapping) => mapping.with_device(|dev| f(dev, mapping.dir)),
-            State::Borrowed(Some(owner)) => {
-                f(&owner.dev, owner.dir);
-                Ok(())
-            }
-            State::Unmapped | State::Borrowed(None) => Err(EINVAL),
-        }
+        // One call of `f` for the cases that need no revocation held off, so that `f` is inlined
+        // once and its captures stay in registers.
+        let (dev, dir): (&Device, _) = match self {
+            State::Managed(Mapping {
+                kind: Kind::Lifetime(dev),
+                dir,
+                ..
+            }) => (dev, *dir),
+            State::Managed(mapping) => return mapping.with_device(|dev| f(dev, mapping.dir)),
+            State::Borrowed(Some(owner)) => (&owner.dev, owner.dir),
+            State::Unmapped | State::Borrowed(None) => return Err(EINVAL),
+        };
+        f(dev, dir);
+        Ok(())
     }
 
     /// The syncs: `dma_sync_sgtable_for_cpu()` or `_for_device()` on `sgt`, with the device and
