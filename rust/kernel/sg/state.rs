@@ -109,9 +109,7 @@ impl SyncFor {
         {
             let (dev, dir) = (dev.as_raw(), dir.into());
             // SAFETY: `sgt` is valid, by the safety requirements.
-            let (sgl, n) = unsafe { ((*sgt.as_ptr()).sgl, (*sgt.as_ptr()).orig_nents) };
-            // CAST: As in C, which passes the `unsigned int` as an `int`.
-            let n = n as c_int;
+            let (sgl, n) = unsafe { orig_entries(sgt) };
             // SAFETY: These are the entries of `sgt`, mapped for `dev` and `dir`.
             unsafe {
                 match self {
@@ -407,8 +405,9 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Calls `f` with the device and direction of the mapping: ours, while it can't be revoked,
-    /// or its owner's if it told us.
+    /// Calls `f` with the device and direction of the mapping: ours, while it can't be revoked
+    /// (a lifetime-bound one lasts while `self` does), or its owner's if it told us. `f` must not
+    /// sleep.
     ///
     /// # Errors
     ///
@@ -423,7 +422,11 @@ impl<'a> State<'a> {
                 dir,
                 ..
             }) => (dev, *dir),
-            State::Managed(mapping) => return mapping.with_device(|dev| f(dev, mapping.dir)),
+            State::Managed(Mapping {
+                kind: Kind::Devres(dma),
+                dir,
+                ..
+            }) => return devres_with_device(dma, *dir, f),
             State::Borrowed(Some(owner)) => (&owner.dev, owner.dir),
             State::Unmapped | State::Borrowed(None) => return Err(EINVAL),
         };
@@ -589,24 +592,6 @@ impl<'a> Mapping<'a> {
             Kind::Lifetime(_) => true,
         }
     }
-
-    /// Calls `f` with the device the table is mapped for, while the mapping can't be revoked
-    /// (`try_access_with()` holds revocation off for a devres mapping; a lifetime-bound one
-    /// lasts while `self` does). `f` must not sleep.
-    ///
-    /// # Errors
-    ///
-    /// `ENODEV` if the device was unbound, which revoked a devres mapping.
-    #[inline(always)]
-    fn with_device(&self, f: impl FnOnce(&Device)) -> Result {
-        match &self.kind {
-            Kind::Devres(dma) => devres_with_device(dma, f),
-            Kind::Lifetime(dev) => {
-                f(dev);
-                Ok(())
-            }
-        }
-    }
 }
 
 impl core::fmt::Debug for Mapping<'_> {
@@ -632,11 +617,17 @@ impl core::fmt::Debug for State<'_> {
     }
 }
 
-/// [`Mapping::with_device`] for a devres mapping: an RCU read section, kept out of line (as
-/// [`devres_is_live`] is) so that a lifetime-bound mapping's syncs need no registers saved for it.
+/// Calls `f` with the device of a devres mapping, and `dir`, while `try_access_with()` holds
+/// revocation off (an RCU read section, so `f` must not sleep); `ENODEV` if the device was
+/// unbound. Kept out of line (as [`devres_is_live`] is) so that a lifetime-bound mapping's syncs
+/// need no registers saved for it.
 #[inline(never)]
-fn devres_with_device(dma: &Devres<MappedSgt>, f: impl FnOnce(&Device)) -> Result {
-    dma.try_access_with(|m| f(&m.dev)).ok_or(ENODEV)
+fn devres_with_device(
+    dma: &Devres<MappedSgt>,
+    dir: DataDirection,
+    f: impl FnOnce(&Device, DataDirection),
+) -> Result {
+    dma.try_access_with(|m| f(&m.dev, dir)).ok_or(ENODEV)
 }
 
 /// Whether the device of a devres mapping is still bound: an RCU read section, kept out of line
@@ -705,19 +696,24 @@ unsafe fn unmap_sgtable(
     attrs: u32,
 ) {
     // SAFETY: `sgt` is valid, by the safety requirements.
-    let (sgl, orig_nents) = unsafe { ((*sgt.as_ptr()).sgl, (*sgt.as_ptr()).orig_nents) };
+    let (sgl, n) = unsafe { orig_entries(sgt) };
     // SAFETY: By the safety requirements: these are the entries mapped for `dev`, `dir` and
     // `attrs`.
+    unsafe { bindings::dma_unmap_sg_attrs(dev.as_raw(), sgl, n, dir.into(), raw_attrs(attrs)) };
+}
+
+/// The first entry of `sgt` and its number of CPU entries, `orig_nents`, as the `int` that C's
+/// inline `dma_*_sgtable*()` pass on to the DMA API.
+///
+/// # Safety
+///
+/// `sgt` points to a valid `struct sg_table`.
+#[inline(always)]
+unsafe fn orig_entries(sgt: NonNull<bindings::sg_table>) -> (*mut bindings::scatterlist, c_int) {
+    let sgt = sgt.as_ptr();
+    // SAFETY: `sgt` is valid, by the safety requirements.
     // CAST: As in C, which passes the `unsigned int` as an `int`; a table's entries fit in both.
-    unsafe {
-        bindings::dma_unmap_sg_attrs(
-            dev.as_raw(),
-            sgl,
-            orig_nents as c_int,
-            dir.into(),
-            raw_attrs(attrs),
-        )
-    };
+    unsafe { ((*sgt).sgl, (*sgt).orig_nents as c_int) }
 }
 
 /// A `struct sg_table` mapped for DMA; dropping it unmaps it. What a devres mapping keeps.
