@@ -14,7 +14,8 @@
 //!
 //! - a source: a table someone else made and keeps valid (C code, another subsystem), wrapped
 //!   with the `unsafe` [`SgTable::from_raw_mapped`] (borrowed for a lifetime) or
-//!   [`SgTable::from_owner_mapped`] (keeping an owner that keeps the table), or one we allocate
+//!   [`SgTable::from_owner_mapped`] (keeping an owner that keeps the table), a view of a table
+//!   shared through an `Arc` ([`SgTable::share`]), or one we allocate
 //!   over memory we own (e.g. a [`VVec`](crate::alloc::VVec) firmware image, with the safe
 //!   [`SgTable::new`]);
 //! - a [`State`]: [`State::Unmapped`], [`State::Borrowed`] (mapped by its owner) or
@@ -23,10 +24,14 @@
 //! Transitions ([`SgTable::map`], [`SgTable::unmap`]) and the operations that need a mapping
 //! ([`SgTable::dma_iter`], [`SgTable::sync_for_cpu`], [`SgTable::sync_for_device`]) check the
 //! state when called and return `EINVAL`, changing nothing, when it does not allow them. A
-//! mapping we made never outlives the binding of its device to the driver: either the table
-//! borrows the `&'a Device<Bound>` for its lifetime ([`SgTable::map_bound`], free of cost), or
-//! the mapping is kept in a [`Devres`](crate::devres::Devres) ([`SgTable::map`], for a table
-//! that may outlive the binding).
+//! mapping we made is undone before the binding of its device to the driver ends: either the
+//! table borrows the `&'a Device<Bound>` for its lifetime ([`SgTable::map_bound`], free of
+//! cost), or the mapping is kept in a [`Devres`](crate::devres::Devres) ([`SgTable::map`], for a
+//! table that may outlive the binding). The one exception is a table that safe code leaks
+//! (`core::mem::forget()`) while it holds a lifetime-bound mapping: the mapping is leaked with
+//! the table and its memory, for good.
+//!
+//! The module exists where the kernel has a DMA API (`CONFIG_HAS_DMA`): not on UML.
 //!
 //! The CPU may read a table ([`SgTable::cpu_iter`], [`SgTable::read_at`]) unless it was wrapped
 //! as DMA-only ([`SgTable::from_raw_dma_only`]: peer-to-peer or VRAM segments without CPU

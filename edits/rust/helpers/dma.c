@@ -32,3 +32,26 @@ __rust_helper unsigned long rust_helper_swiotlb_pool_size(void)
 {
 	return IS_ENABLED(CONFIG_SWIOTLB) ? swiotlb_size_or_default() : 0;
 }
+
+__rust_helper unsigned long rust_helper_swiotlb_used_slots(struct device *dev)
+{
+#if IS_ENABLED(CONFIG_SWIOTLB) && IS_ENABLED(CONFIG_DEBUG_FS)
+	return dev->dma_io_tlb_mem ? atomic_long_read(&dev->dma_io_tlb_mem->total_used) : 0;
+#else
+	return 0;
+#endif
+}
+
+#ifdef CONFIG_HAS_DMA
+#include <linux/dma-direct.h>
+
+__rust_helper const struct dma_map_ops *rust_helper_get_dma_ops(struct device *dev)
+{
+	return get_dma_ops(dev);
+}
+
+__rust_helper dma_addr_t rust_helper_phys_to_dma(struct device *dev, phys_addr_t paddr)
+{
+	return phys_to_dma(dev, paddr);
+}
+#endif

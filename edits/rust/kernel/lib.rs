@@ -1,1 +1,2 @@
+#[cfg(CONFIG_HAS_DMA)]
 pub mod sg;

@@ -35,7 +35,10 @@ mod bench {
             Monotonic, //
         },
     };
-    use core::hint::black_box;
+    use core::{
+        hint::black_box,
+        ptr::NonNull, //
+    };
 
     const SAMPLES: usize = 15;
 
@@ -81,17 +84,27 @@ mod bench {
         Ok(median)
     }
 
-    /// A device on the KUnit bus (dma-direct, 32-bit mask).
-    fn device() -> Result<&'static Device<Bound>> {
-        // SAFETY: Inside a KUnit test.
-        let test = unsafe { bindings::kunit_get_current_test() };
-        // SAFETY: `test` is the running test.
-        let dev = from_err_ptr(unsafe {
-            bindings::kunit_device_register(test, c"sg-bench".as_char_ptr())
-        })?;
-        // SAFETY: KUnit keeps the device registered, so bound to its stub driver, until the test
-        // ends; the benchmark drops everything mapped before it returns.
-        Ok(unsafe { Device::<Normal>::from_raw(dev).as_bound() })
+    /// A device on the KUnit bus (dma-direct, 32-bit mask), bound to its stub driver until the
+    /// test ends.
+    struct BenchDevice(NonNull<bindings::device>);
+
+    impl BenchDevice {
+        fn new() -> Result<Self> {
+            // SAFETY: Inside a KUnit test.
+            let test = unsafe { bindings::kunit_get_current_test() };
+            // SAFETY: `test` is the running test.
+            let dev = from_err_ptr(unsafe {
+                bindings::kunit_device_register(test, c"sg-bench".as_char_ptr())
+            })?;
+            Ok(Self(NonNull::new(dev).ok_or(ENODEV)?))
+        }
+
+        /// The bound device, for as long as `self` is borrowed.
+        fn bound(&self) -> &Device<Bound> {
+            // SAFETY: KUnit keeps the device registered, so bound to its stub driver, until the
+            // test ends, after every borrow of `self` (a local of the test) is gone.
+            unsafe { Device::<Normal>::from_raw(self.0.as_ptr()).as_bound() }
+        }
     }
 
     /// `n` pages, none physically next to the one before: a table of them has `n` entries.
@@ -121,7 +134,8 @@ mod bench {
 
     #[test]
     fn iteration() -> Result {
-        let dev = device()?;
+        let dev = BenchDevice::new()?;
+        let dev = dev.bound();
         let sizes: &[usize] = if full() {
             &[1, 64, 4096, 65536]
         } else {
@@ -192,7 +206,8 @@ mod bench {
 
     #[test]
     fn map_unmap() -> Result {
-        let dev = device()?;
+        let dev = BenchDevice::new()?;
+        let dev = dev.bound();
         let sizes: &[usize] = if full() { &[1, 64, 4096] } else { &[1] };
         for &n in sizes {
             let reps = if full() { 4096 / n as u32 + 4 } else { 1 };
@@ -224,7 +239,8 @@ mod bench {
 
     #[test]
     fn sync() -> Result {
-        let dev = device()?;
+        let dev = BenchDevice::new()?;
+        let dev = dev.bound();
         let sizes: &[usize] = if full() { &[1, 64, 4096] } else { &[1] };
         let dir = DataDirection::Bidirectional;
         for &n in sizes {
@@ -257,7 +273,8 @@ mod bench {
     /// it both ways, against the loop a C driver writes.
     #[test]
     fn windows() -> Result {
-        let dev = device()?;
+        let dev = BenchDevice::new()?;
+        let dev = dev.bound();
         let sizes: &[usize] = if full() { &[64, 4096] } else { &[64] };
         let dir = DataDirection::Bidirectional;
         for &n in sizes {
@@ -307,7 +324,8 @@ mod bench {
 
     #[test]
     fn construction() -> Result {
-        let dev = device()?;
+        let dev = BenchDevice::new()?;
+        let dev = dev.bound();
         let sizes: &[usize] = if full() { &[1, 64, 1024] } else { &[1] };
         for &n in sizes {
             let reps = if full() { 1024 / n as u32 + 4 } else { 1 };

@@ -298,8 +298,8 @@ impl<'a> DmaWindow<'a> {
         }
         Ok(DmaChunks {
             window: self,
-            // CAST: A `usize` fits in a `u64` on every architecture Linux supports.
-            mask: size as u64 - 1,
+            // A chunk larger than any DMA address is one chunk per segment.
+            mask: DmaAddress::try_from(size - 1).unwrap_or(DmaAddress::MAX),
             current: None,
         })
     }
@@ -335,7 +335,7 @@ impl core::fmt::Debug for DmaWindow<'_> {
 pub struct DmaChunks<'a> {
     window: DmaWindow<'a>,
     /// The chunk size minus one.
-    mask: u64,
+    mask: DmaAddress,
     /// What is left of the segment being split.
     current: Option<DmaSegment>,
 }
@@ -349,11 +349,15 @@ impl Iterator for DmaChunks<'_> {
             Some(seg) => seg,
             None => self.window.next()?,
         };
-        // The bytes up to the next boundary: at most the chunk size, so at most `u32::MAX + 1`;
-        // the segment's length bounds it below that.
-        let to_boundary = self.mask - (seg.address & self.mask) + 1;
+        // The bytes up to the next boundary, less one (so that a mask of all ones does not
+        // overflow); the segment's length bounds them.
+        let to_boundary = self.mask - (seg.address & self.mask);
         // CAST: The minimum is at most `seg.len`, a `u32`.
-        let n = to_boundary.min(u64::from(seg.len)) as u32;
+        let n = if to_boundary < DmaAddress::from(seg.len) {
+            (to_boundary + 1) as u32
+        } else {
+            seg.len
+        };
         if n < seg.len {
             self.current = Some(DmaSegment {
                 address: seg.address.wrapping_add(DmaAddress::from(n)),
@@ -371,7 +375,7 @@ impl core::fmt::Debug for DmaChunks<'_> {
     /// The chunk size and what is left of the window.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("DmaChunks")
-            .field("size", &(self.mask + 1))
+            .field("size", &self.mask.wrapping_add(1))
             .field("window", &self.window)
             .finish()
     }

@@ -9,10 +9,13 @@
 //! 4 GiB - 1 for PCI). The IOMMU and swiotlb paths keep to these when they merge or bounce, but
 //! dma-direct hands each entry to the device as it is: an entry that breaks a limit reaches the
 //! device. So an owned table is cut to the limits it is built for, and [`SgTable::map`] checks
-//! that the entries of a table also keep to the limits of the device it maps for.
+//! that the entries of a table also keep to the limits of the device it maps for. Both look at
+//! the addresses the device sees: physical addresses, moved by a bus offset on SoCs with
+//! `dma-ranges` ([`Bus`]).
 //!
 //! [`SgTable::map`]: super::SgTable::map
 
+use super::state::has_dma_mask;
 use crate::{
     bindings,
     device::Device,
@@ -25,8 +28,7 @@ use crate::{
 ///
 /// # Invariants
 ///
-/// `boundary + 1` is a power of two (or `boundary` is `u64::MAX`), as segment boundary masks
-/// are by convention.
+/// `boundary + 1` is a power of two (or `boundary` is `u64::MAX`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Limits {
     /// The longest segment, in bytes.
@@ -40,6 +42,15 @@ impl Limits {
     pub(super) const NONE: Self = Self {
         max_segment: u32::MAX,
         boundary: u64::MAX,
+    };
+
+    /// One page per segment, which every device that can do DMA on pages takes: what a table
+    /// built for no device keeps to, so that it maps on any of them.
+    pub(super) const PAGE: Self = Self {
+        // CAST: A page fits in `u32`.
+        max_segment: PAGE_SIZE as u32,
+        // CAST: A page fits in `u64`.
+        boundary: PAGE_SIZE as u64 - 1,
     };
 
     /// The limits `dev` sets for each DMA segment: `dma_get_max_seg_size()` and
@@ -75,16 +86,15 @@ impl Limits {
 
     /// A maximum segment and a boundary mask.
     #[inline]
-    fn new(max_segment: u32, boundary: c_ulong) -> Self {
+    pub(super) fn new(max_segment: u32, boundary: c_ulong) -> Self {
         // CAST: `unsigned long` fits in `u64` on every architecture Linux supports.
         let boundary = boundary as u64;
-        // INVARIANT: Segment boundaries are one less than a power of two by convention, which
-        // `dma_set_seg_boundary()` does not enforce: round one that is not down to the next.
-        let boundary = if boundary & boundary.wrapping_add(1) == 0 {
-            boundary
-        } else {
-            // The top bit is not bit 0 here, so the shift is less than 64.
-            u64::MAX >> (boundary.leading_zeros() + 1)
+        // INVARIANT: C's check is `(start ^ end) & ~mask`, and `dma_set_seg_boundary()` takes any
+        // mask: two bytes may differ only in the mask's low run of ones, so that run is the
+        // window (`0x1_7fff` acts as `0x7fff`).
+        let boundary = match boundary.trailing_ones() {
+            64 => u64::MAX,
+            ones => (1 << ones) - 1,
         };
         Self {
             max_segment,
@@ -94,16 +104,23 @@ impl Limits {
 
     /// The limits for a table `dev` maps in one go: [`Limits::of`], and no entry longer than the
     /// device maps at once (`dma_max_mapping_size()`, e.g. the swiotlb slot size when bouncing).
-    pub(super) fn for_building(dev: &Device) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// `EIO` for a device without a DMA mask, which cannot do DMA.
+    pub(super) fn for_building(dev: &Device) -> Result<Self> {
+        if !has_dma_mask(dev) {
+            return Err(EIO);
+        }
         // SAFETY: `dev.as_raw()` is a valid device.
         let max_mapping = unsafe { bindings::dma_max_mapping_size(dev.as_raw()) };
         let limits = Self::of(dev);
-        Self {
+        Ok(Self {
             max_segment: u32::try_from(max_mapping)
                 .unwrap_or(u32::MAX)
                 .min(limits.max_segment),
             ..limits
-        }
+        })
     }
 
     /// The longest segment of whole pages, or `EINVAL` if not even one page fits in a segment.
@@ -119,7 +136,8 @@ impl Limits {
 
     /// Whether a segment of `len` bytes at `addr` keeps to these limits.
     #[inline]
-    pub(super) fn allow(&self, addr: u64, len: u32) -> bool {
+    pub(super) fn allow(&self, addr: impl Into<u64>, len: u32) -> bool {
+        let addr = addr.into();
         len <= self.max_segment
             && (len == 0 || (addr ^ addr.wrapping_add(u64::from(len) - 1)) & !self.boundary == 0)
     }
@@ -138,5 +156,45 @@ impl Limits {
     #[inline]
     pub(super) fn starts_window(&self, addr: u64) -> bool {
         addr & self.boundary == 0
+    }
+}
+
+/// Where a device sees memory: the DMA address dma-direct hands it for a physical address,
+/// which differs by a bus offset on SoCs whose device tree has `dma-ranges` (the device's
+/// `dma_range_map`). Segment boundaries are in DMA address space.
+#[derive(Clone, Copy)]
+pub(super) struct Bus<'d>(Option<&'d Device>);
+
+impl<'d> Bus<'d> {
+    /// DMA addresses that are physical addresses.
+    pub(super) const DIRECT: Self = Self(None);
+
+    /// The bus of `dev`.
+    #[inline]
+    pub(super) fn of(dev: &'d Device) -> Self {
+        // SAFETY: `dev.as_raw()` is a valid device; its `dma_range_map` is set up before a
+        // driver binds, and only read here.
+        let offset = !unsafe { (*dev.as_raw()).dma_range_map }.is_null();
+        Self(offset.then_some(dev))
+    }
+
+    /// Whether DMA addresses are physical addresses on this bus.
+    #[inline]
+    pub(super) fn is_direct(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The DMA address of the physical address `phys` (`phys_to_dma()`).
+    #[inline]
+    pub(super) fn address(&self, phys: u64) -> u64 {
+        match self.0 {
+            None => phys,
+            // SAFETY: `dev.as_raw()` is a valid device.
+            // CAST: `phys` is a `phys_addr_t` (it came from `page_to_phys()`), and a
+            // `dma_addr_t` fits in `u64`.
+            Some(dev) => unsafe {
+                bindings::phys_to_dma(dev.as_raw(), phys as bindings::phys_addr_t) as u64
+            },
+        }
     }
 }

@@ -10,7 +10,10 @@
 
 use super::{
     iter::sg_next,
-    limits::Limits, //
+    limits::{
+        Bus,
+        Limits, //
+    },
 };
 use crate::{
     alloc::{
@@ -100,12 +103,6 @@ pub(super) mod private {
         /// Writes back what the CPU wrote through another mapping than the kernel's linear
         /// map (vmalloc's), so that the device and `sg_pcopy_*()` see it.
         fn flush(&mut self) {}
-
-        /// Whether nothing but the buffer's owner references its memory, so that Rust may hold
-        /// references to it ([`SgTable::for_each_chunk`](crate::sg::SgTable::for_each_chunk)):
-        /// true for a vector, whose memory is its own; not for `Page`s, which safe code may map
-        /// into user space (`vm_insert_page()`), and whose contents Rust only ever copies.
-        const EXCLUSIVE: bool;
     }
 }
 
@@ -144,8 +141,6 @@ fn vmalloc_pages(iter: VmallocPageIter<'_>) -> impl Iterator<Item = NonNull<bind
 }
 
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VVec<T> {
-    const EXCLUSIVE: bool = true;
-
     #[inline]
     fn size(&self) -> Option<usize> {
         self.len().checked_mul(core::mem::size_of::<T>())
@@ -165,8 +160,6 @@ impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VVec<T>
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> Pages for VVec<T> {}
 
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VBox<T> {
-    const EXCLUSIVE: bool = true;
-
     #[inline]
     fn size(&self) -> Option<usize> {
         Some(core::mem::size_of::<T>())
@@ -185,8 +178,6 @@ impl<T: FromBytes + AsBytes + Send + Sync + 'static> private::Sealed for VBox<T>
 impl<T: FromBytes + AsBytes + Send + Sync + 'static> Pages for VBox<T> {}
 
 impl private::Sealed for KVec<Page> {
-    const EXCLUSIVE: bool = false;
-
     #[inline]
     fn size(&self) -> Option<usize> {
         self.len().checked_mul(PAGE_SIZE)
@@ -254,13 +245,11 @@ struct Run {
 /// # Invariants
 ///
 /// `sgt` describes a byte range of `pages` (the first `size` bytes, or the range the table was
-/// built over), in entries that keep to `limits`; none has a NULL page.
+/// built over), in entries whose physical addresses keep to `limits`; none has a NULL page.
 pub(super) struct Backing<P: ?Sized> {
     // Note: Fields drop in declaration order: the table is freed before the pages are released.
     sgt: RawTable,
     limits: Limits,
-    /// [`private::Sealed::EXCLUSIVE`] of the pages.
-    exclusive: bool,
     _pages: P,
 }
 
@@ -269,15 +258,21 @@ pub(super) struct OwnedSgt(KBox<Backing<dyn Send + Sync>>);
 
 impl OwnedSgt {
     /// Builds a table over the bytes `range` of `buf` (`None`: its first
-    /// [`private::Sealed::size`] bytes), in entries that keep to `limits`: physically contiguous
-    /// pages are merged into one entry up to the maximum segment, and split where they cross the
-    /// boundary.
+    /// [`private::Sealed::size`] bytes), in entries that keep to `limits` on `bus`: physically
+    /// contiguous pages are merged into one entry up to the maximum segment, and split where
+    /// their DMA addresses cross the boundary.
     ///
     /// Returns the table and its size in bytes.
+    ///
+    /// # Errors
+    ///
+    /// `ERANGE` for a range outside the buffer, `EINVAL` for an empty one or for limits a page
+    /// does not fit in (on `bus`), `ENOMEM`.
     pub(super) fn new<P: Pages>(
         mut buf: P,
         range: Option<(usize, usize)>,
         limits: Limits,
+        bus: Bus<'_>,
         flags: Flags,
     ) -> Result<(Self, usize)> {
         let whole = buf.size().ok_or(EOVERFLOW)?;
@@ -293,6 +288,12 @@ impl OwnedSgt {
         let (skip, mut offset) = (start / PAGE_SIZE, start % PAGE_SIZE);
         let mut runs = KVVec::<Run>::with_capacity((offset + size).div_ceil(PAGE_SIZE), flags)?;
         let mut left = size;
+        // Whether `len` bytes from the physical address `phys` keep to the boundary on a bus
+        // with an offset, where a boundary may fall inside a page; on a direct bus, boundaries
+        // fall between pages (`page_segment()`), checked as runs grow.
+        // CAST: A run is at most `max`, which fits in `u32`.
+        let fits =
+            |phys: u64, len: usize| bus.is_direct() || limits.allow(bus.address(phys), len as u32);
         for page in private::Sealed::pages(&mut buf).skip(skip) {
             if left == 0 {
                 break;
@@ -306,7 +307,7 @@ impl OwnedSgt {
                 // sections without `SPARSEMEM_VMEMMAP`).
                 // Only the first run starts inside a page, and only the last ends inside one:
                 // a run that continues ends at a page boundary, where its next page would start.
-                // CAST: A run is at most `max`, which fits in `u32`.
+                // CAST: An offset into a run fits in `u64`.
                 Some(run)
                     if run
                         .page
@@ -315,10 +316,21 @@ impl OwnedSgt {
                         == page.as_ptr()
                         && max - run.len >= len
                         && follows(page, run.phys + (run.offset + run.len) as u64)
-                        && !limits.starts_window(run.phys + (run.offset + run.len) as u64) =>
+                        && if bus.is_direct() {
+                            !limits.starts_window(run.phys + (run.offset + run.len) as u64)
+                        } else {
+                            // And contiguous on the bus: not across two of its regions.
+                            let start = run.phys + run.offset as u64;
+                            let next = start + run.len as u64;
+                            fits(start, run.len + len)
+                                && bus.address(next) == bus.address(start) + run.len as u64
+                        } =>
                 {
                     run.len += len
                 }
+                // A piece of a page across a boundary (a bus offset that is not a multiple of
+                // the boundary) fits in no entry.
+                _ if !fits(page_phys(page) + offset as u64, len) => return Err(EINVAL),
                 _ => runs.push(
                     Run {
                         page,
@@ -353,8 +365,12 @@ impl OwnedSgt {
         let backing: KBox<Backing<dyn Send + Sync>> = KBox::new(
             Backing {
                 sgt,
-                limits,
-                exclusive: P::EXCLUSIVE,
+                // Limits kept on a bus with an offset say nothing of physical addresses.
+                limits: if bus.is_direct() {
+                    limits
+                } else {
+                    Limits::NONE
+                },
                 _pages: buf,
             },
             flags,
@@ -436,9 +452,10 @@ impl<'a> Foreign<'a> {
 }
 
 /// Checks that every entry of `sgt` keeps to the limits of `dev`, and readies the table for
-/// `dma_map_sgtable()`: the check is free if `built` is within them; otherwise it is one pass
-/// over the entries, on physical addresses (what dma-direct hands the device, up to its bus
-/// offset; [`super::state`] checks the DMA segments behind one once mapped).
+/// `dma_map_sgtable()`: the check is free if `built` is within them and the device sees
+/// physical addresses; otherwise it is one pass over the entries, on the DMA addresses
+/// dma-direct would hand the device (the IOMMU and swiotlb paths keep to the limits
+/// themselves).
 ///
 /// # Safety
 ///
@@ -454,14 +471,19 @@ unsafe fn ready(
     if sgl.is_null() || entries == 0 {
         return Err(EINVAL);
     }
-    let limits = Limits::of(dev);
-    if !built.within(&limits) {
+    let (limits, bus) = (Limits::of(dev), Bus::of(dev));
+    if !built.within(&limits) || !bus.is_direct() {
         // SAFETY: The table is valid and unchanged meanwhile, by the safety requirements.
         for seg in unsafe { super::iter::CpuIter::new(sgt) } {
             let page = NonNull::new(seg.page()).ok_or(EINVAL)?;
             // CAST: The offset and length of an entry are `unsigned int`s.
-            let addr = page_phys(page) + seg.offset() as u64;
-            if !limits.allow(addr, seg.len() as u32) {
+            let phys = page_phys(page) + seg.offset() as u64;
+            let (addr, len) = (bus.address(phys), seg.len() as u64);
+            // dma-direct hands the device the DMA address of an entry's first byte: its last
+            // must be as far on (not in another region of the bus, at another offset).
+            if !limits.allow(addr, seg.len() as u32)
+                || (len > 0 && bus.address(phys + len - 1) != addr + len - 1)
+            {
                 return Err(EINVAL);
             }
         }
@@ -541,16 +563,6 @@ impl Source<'_> {
             Source::Owned(owned) => Ok(owned.as_raw()),
             Source::Borrowed(f) if f.access == Access::Map => Ok(f.sgt),
             Source::Borrowed(_) => Err(EINVAL),
-        }
-    }
-
-    /// The table, if it and its memory are ours and nobody else references them (a vector's
-    /// memory, not `Page`s that may be mapped elsewhere).
-    #[inline]
-    pub(super) fn owned(&self) -> Result<NonNull<bindings::sg_table>> {
-        match self {
-            Source::Owned(owned) if owned.0.exclusive => Ok(owned.as_raw()),
-            Source::Owned(_) | Source::Borrowed(_) => Err(EINVAL),
         }
     }
 }

@@ -8,26 +8,33 @@
 //! and Documentation/rust/sg.rst draws the same machine. "Owned" is a table an
 //! [`SgTable`](super::SgTable) allocated itself ([`Source::Owned`]); "borrowed" one someone
 //! else made ([`Source::Borrowed`]); "lent" one someone else made and lent to us whole, to map
-//! ([`SgTable::from_raw_mappable`](super::SgTable::from_raw_mappable)). Every cell that is not
-//! `Ok` returns the error shown and leaves the state as it was. A cell naming a state is a
-//! transition to it. "Told" is a table its owner mapped and told us the device and direction of
-//! ([`OwnerMapping`]), so that we may sync it.
+//! ([`SgTable::from_owner_mappable`](super::SgTable::from_owner_mappable)). Every cell that is
+//! not `Ok` returns the error shown and leaves the state as it was. A cell naming a state is a
+//! transition to it. "Told" is a table its owner mapped and told us the device and direction of,
+//! "shared" a view of a mapped table shared through an `Arc`
+//! ([`SgTable::share`](super::SgTable::share)): both hold an [`OwnerMapping`], so that we may
+//! sync them.
 //!
-//! | state \ operation     | `map`              | `unmap`    | DMA iteration | syncs    |
-//! |-----------------------|--------------------|------------|---------------|----------|
-//! | `Unmapped`, owned     | `Managed`          | `EINVAL`   | `EINVAL`      | `EINVAL` |
-//! | `Unmapped`, borrowed  | `EINVAL`           | `EINVAL`   | `EINVAL`      | `EINVAL` |
-//! | `Unmapped`, lent      | `Managed`          | `EINVAL`   | `EINVAL`      | `EINVAL` |
-//! | [`State::Borrowed`]   | `EINVAL`           | `EINVAL`   | `Ok`          | `EINVAL` |
-//! | `Borrowed`, told      | `EINVAL`           | `EINVAL`   | `Ok`          | `Ok`     |
-//! | [`State::Managed`]    | `EINVAL`           | `Unmapped` | `Ok`          | `Ok`     |
-//! | `Managed`, revoked    | `Managed`          | `Unmapped` | `ENODEV`      | `ENODEV` |
+//! | state \ operation           | `map`     | `unmap`    | DMA iteration | syncs    |
+//! |-----------------------------|-----------|------------|---------------|----------|
+//! | `Unmapped`, owned           | `Managed` | `EINVAL`   | `EINVAL`      | `EINVAL` |
+//! | `Unmapped`, borrowed        | `EINVAL`  | `EINVAL`   | `EINVAL`      | `EINVAL` |
+//! | `Unmapped`, lent            | `Managed` | `EINVAL`   | `EINVAL`      | `EINVAL` |
+//! | [`State::Borrowed`]         | `EINVAL`  | `EINVAL`   | `Ok`          | `EINVAL` |
+//! | `Borrowed`, told            | `EINVAL`  | `EINVAL`   | `Ok`          | `Ok`     |
+//! | `Borrowed`, shared          | `EINVAL`  | `EINVAL`   | `Ok`          | `Ok`     |
+//! | `Borrowed`, shared, revoked | `EINVAL`  | `EINVAL`   | `ENODEV`      | `ENODEV` |
+//! | [`State::Managed`]          | `EINVAL`  | `Unmapped` | `Ok`          | `Ok`     |
+//! | `Managed`, revoked          | `Managed` | `Unmapped` | `ENODEV`      | `ENODEV` |
 //!
 //! `map` is either of the two kinds of [`Mapping`]: a devres mapping
 //! ([`SgTable::map`](super::SgTable::map)) or a lifetime-bound one
 //! ([`SgTable::map_bound`](super::SgTable::map_bound)); both lead to `Managed`, where the table
 //! behaves the same. Only a devres mapping can be revoked (by unbinding its device while the
-//! table lives on); a lifetime-bound one cannot outlive the binding.
+//! table lives on). A lifetime-bound one lasts as long as the table, which the borrow checker
+//! keeps inside the binding; but a table that safe code leaks (`core::mem::forget()`,
+//! `KBox::leak()`) keeps its mapping for good, with its pages (memory stays safe; its bounce
+//! slots or IOVAs stay taken, and DMA-API debug reports the mapping at unbind).
 //!
 //! The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
 //! `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
@@ -39,21 +46,21 @@
 //!
 //! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
 //! it does not accept, and for a table whose entries break the device's segment limits (see
-//! `limits.rs`). A failed mapping (`ENOMEM`, or the DMA API's error) leaves the table
-//! `Unmapped`; so does any failed `map` of a revoked table past the argument checks, since it
-//! drops the dead mapping first.
+//! `limits.rs`). A table built for no device has an entry per page, which every device that
+//! takes a page per segment accepts. A device without a DMA mask gets `EIO` before the DMA API
+//! is called. A failed mapping (`ENOMEM`, or the DMA API's error) leaves the table `Unmapped`;
+//! so does any failed `map` of a revoked table past the argument checks, since it drops the
+//! dead mapping first.
 //!
-//! CPU iteration is allowed in every state, for tables with a CPU view. In-place CPU access
-//! (`for_each_chunk`), which hands out references to the memory, is for tables we own that no
-//! device may write: `Unmapped`, or `Managed` for [`DataDirection::ToDevice`]
-//! (`State::check_cpu_references()`); `EINVAL` otherwise. Dropping a `Managed`
+//! CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
 //! table unmaps it (unless unbinding the device already did) before the table is freed.
 //!
 //! Calls that may sleep say so, and call [`might_sleep`]: a devres `map` (the [`Devres`] is
-//! allocated with `GFP_KERNEL`), and the `unmap` or drop of a devres mapping (they wait for an
-//! unbinding that is revoking the mapping). A lifetime-bound mapping allocates nothing and
-//! waits for nothing: mapping, syncing and unmapping it are as atomic as the DMA API calls
-//! themselves.
+//! allocated with `GFP_KERNEL`), the `unmap` or drop of a devres mapping, and any `map` of a
+//! table whose devres mapping was revoked (they wait for an unbinding that is revoking the
+//! mapping). Mapping, syncing and unmapping a lifetime-bound mapping otherwise allocate nothing
+//! and wait for nothing: they are as atomic as the DMA API calls themselves. Freeing memory may
+//! sleep, whatever the state: dropping a table over a `VVec` or `VBox` (`vfree()`).
 //!
 //! [`Source::Owned`]: super::source::Source::Owned
 //! [`Source::Borrowed`]: super::source::Source::Borrowed
@@ -64,7 +71,8 @@ use super::{
         DmaIter,
         DmaSegment, //
     },
-    limits::Limits, //
+    limits::Limits,
+    SgTable, //
 };
 use crate::{
     bindings,
@@ -76,7 +84,10 @@ use crate::{
     dma::DataDirection,
     error::to_result,
     prelude::*,
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
     task::might_sleep,
 };
 use core::ptr::NonNull;
@@ -207,17 +218,30 @@ unsafe fn sync_pieces(
     }
 }
 
-/// The device and direction a table's owner mapped it with, which it told us
-/// ([`SgTable::from_raw_mapped_for`](super::SgTable::from_raw_mapped_for)), so that we may sync
-/// it.
+/// What we know of a mapping someone else made, so that we may sync the table: the device and
+/// direction its owner told us ([`SgTable::from_raw_mapped_for`]), or the [`SgTable`] whose
+/// mapping it is, shared with us ([`SgTable::share`]).
+///
+/// [`SgTable`]: super::SgTable
+/// [`SgTable::from_raw_mapped_for`]: super::SgTable::from_raw_mapped_for
+/// [`SgTable::share`]: super::SgTable::share
+pub struct OwnerMapping(Lender);
+
+/// The two kinds of [`OwnerMapping`].
 ///
 /// # Invariants
 ///
-/// The table of the [`State::Borrowed`] that holds this is mapped for `dev` and `dir`, with
-/// `dir` not [`DataDirection::None`], while the state lasts.
-pub struct OwnerMapping {
-    dev: ARef<Device>,
-    dir: DataDirection,
+/// - `Told`: the table of the [`State::Borrowed`] that holds this is mapped for `dev` and `dir`,
+///   with `dir` not [`DataDirection::None`], while the state lasts.
+/// - `Shared`: the table is that of `table`, whose state is [`State::Managed`]; it stays so
+///   while shared (changing it needs `&mut`), revoked or not.
+#[derive(Clone)]
+enum Lender {
+    Told {
+        dev: ARef<Device>,
+        dir: DataDirection,
+    },
+    Shared(Arc<SgTable<'static>>),
 }
 
 impl OwnerMapping {
@@ -230,37 +254,52 @@ impl OwnerMapping {
     /// # Safety
     ///
     /// The table this is kept with is mapped for `dev` and `dir` while it is kept.
-    pub(super) unsafe fn new(dev: &Device, dir: DataDirection) -> Result<Self> {
+    pub(super) unsafe fn told(dev: &Device, dir: DataDirection) -> Result<Self> {
         if dir == DataDirection::None {
             return Err(EINVAL);
         }
         // INVARIANT: By the safety requirements; `dir` is not `None` (checked).
-        Ok(Self {
+        Ok(Self(Lender::Told {
             dev: dev.into(),
             dir,
-        })
+        }))
     }
 
-    /// Returns the device the owner mapped the table for.
-    #[inline]
-    pub fn device(&self) -> &Device {
-        &self.dev
+    /// The mapping of `table`, if it is mapped with a known device and direction, for a view of
+    /// it that keeps `table`: its own mapping, which the view follows, revocation included; or
+    /// what `table` knows of its owner's. Never a view of a view, however deep the sharing.
+    pub(super) fn shared(table: &Arc<SgTable<'static>>) -> Option<Self> {
+        match table.state() {
+            // INVARIANT: The state is `Managed`, and `&` keeps it so.
+            State::Managed(_) => Some(Self(Lender::Shared(table.clone()))),
+            // INVARIANT: The view has the table of `table`, which the view keeps: mapped as
+            // `owner` says for as long.
+            State::Borrowed(Some(owner)) => Some(Self(owner.0.clone())),
+            State::Unmapped | State::Borrowed(None) => None,
+        }
     }
 
-    /// Returns the direction the owner mapped the table for.
+    /// Returns the direction of the mapping.
     #[inline]
-    pub fn direction(&self) -> DataDirection {
-        self.dir
+    fn direction(&self) -> Option<DataDirection> {
+        match &self.0 {
+            Lender::Told { dir, .. } => Some(*dir),
+            Lender::Shared(table) => table.direction(),
+        }
     }
 }
 
 impl core::fmt::Debug for OwnerMapping {
-    /// The device by name and the direction.
+    /// The device by name and the direction, or the state of the table shared with us.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OwnerMapping")
-            .field("device", &self.dev.name())
-            .field("direction", &self.dir)
-            .finish()
+        match &self.0 {
+            Lender::Told { dev, dir } => f
+                .debug_struct("OwnerMapping")
+                .field("device", &dev.name())
+                .field("direction", dir)
+                .finish(),
+            Lender::Shared(table) => f.debug_tuple("Shared").field(table.state()).finish(),
+        }
     }
 }
 
@@ -279,7 +318,9 @@ pub enum State<'a> {
     Unmapped,
     /// Mapped for DMA by the table's owner, not by us: DMA iteration is possible, unmapping stays
     /// the owner's business, and so does syncing unless the owner told us the device and the
-    /// direction of its mapping (the [`OwnerMapping`]).
+    /// direction of its mapping (the [`OwnerMapping`]). A view of a table shared with us
+    /// ([`SgTable::share`](super::SgTable::share)) is mapped as long as that table's devres
+    /// mapping lasts: after unbinding, its DMA iteration and syncs return `ENODEV`.
     Borrowed(Option<OwnerMapping>),
     /// Mapped by us for one device and direction; unmapped again by [`SgTable::unmap`], on drop
     /// or, for a devres mapping, when the device is unbound from its driver, whichever comes
@@ -309,8 +350,9 @@ impl<'a> State<'a> {
     /// `Unmapped` → `Managed`: maps the table `sgt()` gives (if the source lets us) for the
     /// device of `keep`.
     ///
-    /// On `EINVAL` the state is unchanged, but for a revoked mapping, which is dropped before the
-    /// source is asked for the table; on any other error it is `Unmapped`.
+    /// On `EINVAL` and `EIO` before the source is asked for the table (arguments, state, a
+    /// device without a DMA mask) the state is unchanged; from there on, a revoked mapping has
+    /// been dropped, and on error the state is `Unmapped`.
     ///
     /// # Safety
     ///
@@ -333,18 +375,28 @@ impl<'a> State<'a> {
         }
         // CAST: Checked just above: only bits of `MAP_ATTRS`, a `u32`, are set.
         let attrs = attrs as u32;
-        match self {
-            State::Unmapped => (),
-            // Drop the dead mapping first: that waits until unbinding has unmapped the table,
-            // which must be over before the source readies it for a new mapping. (Only a devres
-            // mapping can be dead, and it needs no table to go.)
-            State::Managed(mapping) if !mapping.is_live() => *self = State::Unmapped,
+        let revoked = match self {
+            State::Unmapped => false,
+            State::Managed(mapping) if !mapping.is_live() => true,
             State::Borrowed(_) | State::Managed(_) => return Err(EINVAL),
+        };
+        // `dma_map_sgtable()` would warn, map nothing and return success, leaving in the entries
+        // the DMA addresses of an earlier mapping, which nothing may unmap.
+        if !has_dma_mask(keep.device()) {
+            return Err(EIO);
+        }
+        if revoked {
+            // Drop the dead mapping first: that waits until unbinding has unmapped the table,
+            // which must be over before the source readies it for a new mapping. (Only a
+            // devres mapping can be dead, and it needs no table to go.) Whichever kind of
+            // mapping comes next, that may wait.
+            might_sleep();
+            *self = State::Unmapped;
         }
         let sgt = sgt(keep.device())?;
         // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
         // so the `Mapping` stored in it, and that it is the table `unmap()` will be given; the
-        // previous mapping, if any, is gone.
+        // previous mapping, if any, is gone; the device has a DMA mask (checked).
         *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, attrs) }?);
         Ok(())
     }
@@ -376,22 +428,11 @@ impl<'a> State<'a> {
     #[inline]
     pub(super) fn check_dma(&self) -> Result {
         match self {
+            State::Borrowed(Some(OwnerMapping(Lender::Shared(table)))) => table.state().check_dma(),
             State::Borrowed(_) => Ok(()),
             State::Managed(mapping) if mapping.is_live() => Ok(()),
             State::Managed(_) => Err(ENODEV),
             State::Unmapped => Err(EINVAL),
-        }
-    }
-
-    /// Checks that no device may write the table's memory while the CPU holds references to it:
-    /// not mapped, or mapped by us for the device to read only (whose syncs and unmapping do not
-    /// write the memory either, even through bounce buffers).
-    #[inline]
-    pub(super) fn check_cpu_references(&self) -> Result {
-        match self {
-            State::Unmapped => Ok(()),
-            State::Managed(mapping) if mapping.dir == DataDirection::ToDevice => Ok(()),
-            State::Managed(_) | State::Borrowed(_) => Err(EINVAL),
         }
     }
 
@@ -400,7 +441,7 @@ impl<'a> State<'a> {
     pub(super) fn direction(&self) -> Option<DataDirection> {
         match self {
             State::Managed(mapping) => Some(mapping.dir),
-            State::Borrowed(Some(owner)) => Some(owner.dir),
+            State::Borrowed(Some(owner)) => owner.direction(),
             State::Unmapped | State::Borrowed(None) => None,
         }
     }
@@ -427,7 +468,10 @@ impl<'a> State<'a> {
                 dir,
                 ..
             }) => return devres_with_device(dma, *dir, f),
-            State::Borrowed(Some(owner)) => (&owner.dev, owner.dir),
+            State::Borrowed(Some(OwnerMapping(Lender::Told { dev, dir }))) => (dev, *dir),
+            State::Borrowed(Some(OwnerMapping(Lender::Shared(table)))) => {
+                return shared_with_mapping(table, f)
+            }
             State::Unmapped | State::Borrowed(None) => return Err(EINVAL),
         };
         f(dev, dir);
@@ -516,7 +560,8 @@ impl<'a> Mapping<'a> {
     ///
     /// `sgt` points to an initialised `struct sg_table` that stays valid for the lifetime of the
     /// returned [`Mapping`], that nobody else maps, unmaps or changes while it is mapped, and
-    /// that [`Mapping::unmap`] and the syncs will be given.
+    /// that [`Mapping::unmap`] and the syncs will be given; the device of `keep` has a DMA
+    /// mask.
     unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
         keep: Keep<'_, 'a>,
@@ -630,6 +675,13 @@ fn devres_with_device(
     dma.try_access_with(|m| f(&m.dev, dir)).ok_or(ENODEV)
 }
 
+/// [`State::with_mapping`] of a table shared with us: its mapping, revocation included. Kept
+/// out of line, as [`devres_with_device`] is.
+#[inline(never)]
+fn shared_with_mapping(table: &SgTable<'static>, f: impl FnOnce(&Device, DataDirection)) -> Result {
+    table.state().with_mapping(f)
+}
+
 /// Whether the device of a devres mapping is still bound: an RCU read section, kept out of line
 /// so that a lifetime-bound mapping's checks need no registers saved for it.
 #[inline(never)]
@@ -637,13 +689,22 @@ fn devres_is_live(dma: &Devres<MappedSgt>) -> bool {
     dma.try_access_with(|_| ()).is_some()
 }
 
-/// Maps `sgt` for `dev` (`dma_map_sgtable()`), then checks what the device got: at least one
-/// segment, each within the device's limits. Unmaps again if not.
+/// Maps `sgt` for `dev` (`dma_map_sgtable()`), then checks what the device got if the mapping
+/// went through the DMA ops of an architecture or a hypervisor, which need not keep to the
+/// segment boundary (`arm_iommu_map_sg()` merges up to the maximum segment only, Xen's swiotlb
+/// hands machine addresses as they are); unmaps again if it broke the device's limits. The
+/// source checked the entries at the DMA addresses dma-direct hands the device, and the
+/// IOMMU layer and swiotlb keep to the limits by themselves.
+///
+/// # Errors
+///
+/// The error of `dma_map_sgtable()`; `EINVAL` for segments outside the device's limits.
 ///
 /// # Safety
 ///
 /// `sgt` points to an initialised `struct sg_table` that is ours to map: nobody else maps,
-/// unmaps or changes it while it is mapped.
+/// unmaps or changes it while it is mapped. `dev` has a DMA mask, so that a mapping that
+/// succeeds maps at least one segment (`__dma_map_sg_attrs()`).
 unsafe fn map_sgtable(
     sgt: NonNull<bindings::sg_table>,
     dev: &Device<Bound>,
@@ -656,30 +717,28 @@ unsafe fn map_sgtable(
     to_result(unsafe {
         bindings::dma_map_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), raw_attrs(attrs))
     })?;
-    // A device without a DMA mask "maps" nothing and returns success (with a warning). And what
-    // the device gets must keep to its limits whatever the path. The IOMMU and swiotlb allocate
-    // within them, and dma-direct hands the device each entry as it is, which the source
-    // checked before mapping; but shifted by a bus offset (`dma_range_map`), which need not
-    // keep boundaries. Only then is there something to check, in a walk over the segments.
-    //
-    // SAFETY: `sgt` is valid, and `dma_map_sgtable()` has set `nents`; `dev` is valid, and its
-    // `dma_range_map` is set up before a driver binds.
-    let (nents, offset) = unsafe { ((*sgt.as_ptr()).nents, (*dev.as_raw()).dma_range_map) };
-    let err = if nents == 0 {
-        EIO
-    } else if offset.is_null() {
+    // SAFETY: `dev.as_raw()` is a valid device.
+    if unsafe { bindings::get_dma_ops(dev.as_raw()) }.is_null() {
         return Ok(());
-    } else {
-        let limits = Limits::of(dev);
-        // SAFETY: `sgt` is valid and mapped.
-        if unsafe { DmaIter::new(sgt) }.all(|seg| limits.allow(seg.dma_address(), seg.dma_len())) {
-            return Ok(());
-        }
-        EINVAL
-    };
-    // SAFETY: `sgt` was just mapped for `dev`, `dir` and `attrs`.
+    }
+    let limits = Limits::of(dev);
+    // SAFETY: `sgt` is valid and mapped.
+    if unsafe { DmaIter::new(sgt) }.all(|seg| limits.allow(seg.dma_address(), seg.dma_len())) {
+        return Ok(());
+    }
+    // SAFETY: `sgt` was just mapped for `dev`, `dir` and `attrs`, with at least one segment
+    // (`dev` has a DMA mask, by the safety requirements).
     unsafe { unmap_sgtable(sgt, dev, dir, attrs) };
-    Err(err)
+    Err(EINVAL)
+}
+
+/// Whether `dev` has a DMA mask, without which it cannot do DMA: the DMA API warns and maps
+/// nothing (`__dma_map_sg_attrs()`), and 7.3's `dma_max_mapping_size()` returns 0.
+#[inline]
+pub(super) fn has_dma_mask(dev: &Device) -> bool {
+    // SAFETY: `dev.as_raw()` is a valid device; its `dma_mask` pointer is set up before a driver
+    // binds, and is only read here.
+    !unsafe { (*dev.as_raw()).dma_mask }.is_null()
 }
 
 /// Unmaps `sgt`: `dma_unmap_sgtable()`, which unmaps its `orig_nents` entries (called here as
@@ -721,7 +780,7 @@ unsafe fn orig_entries(sgt: NonNull<bindings::sg_table>) -> (*mut bindings::scat
 /// # Invariants
 ///
 /// - `sgt` points to a valid `struct sg_table` for the whole lifetime of `Self`.
-/// - `sgt` is mapped for `dev`, `dir` and `attrs`, with `nents > 0`.
+/// - `sgt` is mapped for `dev`, `dir` and `attrs`.
 struct MappedSgt {
     sgt: NonNull<bindings::sg_table>,
     dev: ARef<Device>,
@@ -753,7 +812,7 @@ impl MappedSgt {
         // SAFETY: By the safety requirements.
         unsafe { map_sgtable(sgt, dev, dir, attrs) }?;
         // INVARIANT: `sgt` is valid by the safety requirements, and was just mapped for `dev`,
-        // `dir` and `attrs`, with segments (`map_sgtable()`).
+        // `dir` and `attrs` (`map_sgtable()`).
         Ok(Self {
             sgt,
             dev: dev.into(),

@@ -10,7 +10,10 @@ use super::{
         DmaIter,
         DmaWindow, //
     },
-    limits::Limits,
+    limits::{
+        Bus,
+        Limits, //
+    },
     source::{
         Access,
         Foreign,
@@ -36,8 +39,8 @@ use crate::{
         Attrs,
         DataDirection, //
     },
-    page::PAGE_SIZE,
     prelude::*,
+    sync::Arc,
     task::might_sleep,
 };
 use core::ptr::NonNull;
@@ -62,16 +65,18 @@ use core::ptr::NonNull;
 ///   device is still bound.
 /// - [`SgTable::map_bound`] borrows the `&'a Device<Bound>` for the table's lifetime `'a`, for a
 ///   table kept in the driver's data of the binding (`Data<'bound>`) or on the stack: the
-///   borrow checker proves that the table, and so the mapping, goes before the binding. It
-///   allocates nothing, never sleeps, and costs what `dma_map_sgtable()` costs.
+///   borrow checker proves that the table, and so the mapping, goes before the binding, unless
+///   safe code leaks the table (`core::mem::forget()`): then the mapping is leaked with it and
+///   its memory. It allocates nothing, does not sleep, and costs what `dma_map_sgtable()` costs.
 ///
 /// # Invariants
 ///
 /// - `source` gives a `struct sg_table` that stays valid while `self` lives, and that nobody but
 ///   `state` maps, unmaps or changes meanwhile.
 /// - If `state` is [`State::Borrowed`], the table is mapped for DMA (by its owner) while `self`
-///   lives; if it is [`State::Managed`], it is mapped by the mapping held there, unless revoked,
-///   and `source.as_raw()` is the table that mapping was made for.
+///   lives, or, for a view of a shared table, while that table's mapping is live; if it is
+///   [`State::Managed`], it is mapped by the mapping held there, unless revoked, and
+///   `source.as_raw()` is the table that mapping was made for.
 /// - `size` is the sum of the lengths of the `orig_nents` entries (the CPU view) or, for a table
 ///   without CPU view, of its DMA segments.
 ///
@@ -184,7 +189,8 @@ impl<'a> SgTable<'a> {
     ///
     /// As for [`SgTable::from_raw`], and the table stays mapped for DMA for `'a`, with `nents`
     /// holding the number of DMA segments (as `dma_map_sgtable()` sets it). A table an
-    /// [`SgTable`] mapped qualifies only while its device stays bound: unbinding unmaps it.
+    /// [`SgTable`] mapped with [`SgTable::map`] qualifies only while its device stays bound:
+    /// unbinding unmaps it. To share such a table, use [`SgTable::share`].
     pub unsafe fn from_raw_mapped(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements of this function.
         unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::Cpu) }
@@ -213,7 +219,7 @@ impl<'a> SgTable<'a> {
         dir: DataDirection,
     ) -> Result<Self> {
         // SAFETY: The table is mapped for `dev` and `dir` for `'a`, by the safety requirements.
-        let owner = unsafe { OwnerMapping::new(dev, dir) }?;
+        let owner = unsafe { OwnerMapping::told(dev, dir) }?;
         // SAFETY: By the safety requirements of this function.
         unsafe { Self::foreign(sgt, None, State::Borrowed(Some(owner)), Access::Cpu) }
     }
@@ -239,35 +245,6 @@ impl<'a> SgTable<'a> {
         unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
     }
 
-    /// Wraps a `struct sg_table` that someone else allocated and filled with CPU memory, and lends
-    /// us whole for `'a`: a table `drm_prime_pages_to_sg()` made for a dma-buf export, one
-    /// `blk_rq_map_sg()` filled for a request.
-    ///
-    /// The table starts [`State::Unmapped`] and behaves as one we own for the state machine: we
-    /// may map it ([`SgTable::map`], [`SgTable::map_bound`]), sync and unmap it, write its
-    /// memory ([`SgTable::write_at`]), and dropping it unmaps what we mapped. It frees nothing:
-    /// the table and its pages stay their owner's. In-place access ([`SgTable::for_each_chunk`])
-    /// stays for tables we allocated.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_raw`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`SgTable::from_raw`], and for `'a` the table and its memory are lent to us whole:
-    /// it is not mapped now, and nobody else maps, unmaps or syncs it, or reads or writes its
-    /// memory, until `'a` ends. (Its pages are memory a device may be handed: no page of another
-    /// driver's device memory.) Dropping the result unmaps what we mapped; if it is leaked
-    /// instead (`core::mem::forget`) while mapped, its mapping outlives `'a`: the table (its
-    /// `struct sg_table` and entries) and its pages must then stay valid until the device is
-    /// unbound (a devres mapping, which unbinding unmaps through the table) or for good (a
-    /// lifetime-bound one).
-    pub unsafe fn from_raw_mappable(sgt: *mut bindings::sg_table) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Unmapped, Access::Map) }
-    }
-
     /// Wraps a table someone else made and lends us for `'a`, as one its owner mapped, without
     /// CPU view.
     ///
@@ -286,9 +263,10 @@ impl<'a> SgTable<'a> {
     /// # Safety
     ///
     /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
-    /// mapped for as long if `state` is [`State::Borrowed`]; its entries are CPU memory as
+    /// mapped for as long if `state` is [`State::Borrowed`] (or for as long as its
+    /// [`OwnerMapping`] says, if it shares a table); its entries are CPU memory as
     /// [`SgTable::from_raw`] requires unless `access` is [`Access::DmaOnly`]; it is lent to us
-    /// whole, as [`SgTable::from_raw_mappable`] requires, if `access` is [`Access::Map`].
+    /// whole, as [`SgTable::from_owner_mappable`] requires, if `access` is [`Access::Map`].
     unsafe fn foreign(
         sgt: *mut bindings::sg_table,
         owner: Option<KBox<dyn Send + Sync>>,
@@ -373,7 +351,8 @@ impl SgTable<'static> {
     /// # Safety
     ///
     /// As for [`SgTable::from_owner`], and the table stays mapped for DMA as long as `owner`
-    /// lives.
+    /// lives. An owner holding an [`SgTable`] mapped with [`SgTable::map`] does not qualify:
+    /// unbinding its device unmaps it while the owner lives. Use [`SgTable::share`].
     pub unsafe fn from_owner_mapped<O: Send + Sync + 'static>(
         owner: O,
         table: impl FnOnce(&O) -> *mut bindings::sg_table,
@@ -383,8 +362,16 @@ impl SgTable<'static> {
         unsafe { Self::owned_by(owner, table, State::Borrowed(None), Access::Cpu, flags) }
     }
 
-    /// Keeps `owner`, which keeps a `struct sg_table` alive, and wraps that table as one lent to
-    /// us whole, like [`SgTable::from_raw_mappable`].
+    /// Keeps `owner`, which keeps a `struct sg_table` of CPU memory alive and lends it to us
+    /// whole, and wraps that table: a table `drm_prime_pages_to_sg()` made for a dma-buf
+    /// export, one `blk_rq_map_sg()` filled for a request, kept by the object that frees it.
+    ///
+    /// The table starts [`State::Unmapped`] and behaves as one we own for the state machine: we
+    /// may map it ([`SgTable::map`], [`SgTable::map_bound`]), sync and unmap it, and write its
+    /// memory ([`SgTable::write_at`]); dropping the result unmaps what we mapped, then drops
+    /// `owner`. If the result is leaked while mapped, `owner` is leaked with it, so the table
+    /// and its pages outlive the mapping. (There is no form without an owner: whether a table
+    /// is leaked is up to the safe code it is handed to, which a lender cannot promise for.)
     ///
     /// # Errors
     ///
@@ -392,8 +379,11 @@ impl SgTable<'static> {
     ///
     /// # Safety
     ///
-    /// The pointer `table` returns is as [`SgTable::from_raw_mappable`] requires, for as long as
-    /// `owner` lives and does not move.
+    /// The pointer `table` returns is as [`SgTable::from_raw`] requires, for as long as `owner`
+    /// lives and does not move, and the table and its memory are lent to us whole meanwhile: it
+    /// is not mapped now, and nobody else maps, unmaps or syncs it, or reads or writes its
+    /// memory. Its pages are memory a device may be handed: no page of another driver's device
+    /// memory.
     pub unsafe fn from_owner_mappable<O: Send + Sync + 'static>(
         owner: O,
         table: impl FnOnce(&O) -> *mut bindings::sg_table,
@@ -423,7 +413,7 @@ impl SgTable<'static> {
     ) -> Result<Self> {
         // SAFETY: The table is mapped for `dev` and `dir` as long as `owner` lives, by the safety
         // requirements.
-        let lender = unsafe { OwnerMapping::new(dev, dir) }?;
+        let lender = unsafe { OwnerMapping::told(dev, dir) }?;
         let state = State::Borrowed(Some(lender));
         // SAFETY: By the safety requirements of this function.
         unsafe { Self::owned_by(owner, table, state, Access::Cpu, flags) }
@@ -449,10 +439,59 @@ impl SgTable<'static> {
         unsafe { Self::owned_by(owner, table, State::Borrowed(None), Access::DmaOnly, flags) }
     }
 
+    /// Returns a view of a table shared through an [`Arc`]: a second [`SgTable`] over the same
+    /// `struct sg_table`, for another part of the driver, that keeps the `Arc` and follows the
+    /// table's state. Its DMA iteration and syncs work while the shared table is mapped (by us,
+    /// or by its owner if it told us how), and return `ENODEV` once unbinding revoked the
+    /// shared table's devres mapping; it never maps, unmaps or writes the table. Sharing a view
+    /// shares the table it views. Dropping the last view of a table drops the table, which may
+    /// sleep as dropping the table would.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` if the `Arc` cannot be boxed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use kernel::device::{Bound, Device};
+    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable, sync::Arc};
+    ///
+    /// # fn test(dev: &Device<Bound>) -> Result {
+    /// let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
+    /// buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let table = SgTable::new_mapped(dev, buf, DataDirection::FromDevice, GFP_KERNEL)?;
+    /// let view = SgTable::share(Arc::new(table, GFP_KERNEL)?, GFP_KERNEL)?;
+    /// view.sync_for_cpu()?;
+    /// assert_eq!(view.direction(), Some(DataDirection::FromDevice));
+    /// # Ok::<(), Error>(()) }
+    /// ```
+    pub fn share(table: Arc<SgTable<'static>>, flags: Flags) -> Result<Self> {
+        let state = match table.state() {
+            State::Unmapped => State::Unmapped,
+            State::Borrowed(None) => State::Borrowed(None),
+            State::Borrowed(Some(_)) | State::Managed(_) => {
+                State::Borrowed(OwnerMapping::shared(&table))
+            }
+        };
+        let access = match table.source.cpu() {
+            Ok(_) => Access::Cpu,
+            Err(_) => Access::DmaOnly,
+        };
+        // SAFETY: The `Arc` keeps `table`, and so its `struct sg_table`, valid and where it is,
+        // and nobody changes it meanwhile: that needs `&mut`. Its entries are CPU memory unless
+        // `access` is `DmaOnly` (its source says). It is mapped as long if `state` is
+        // `Borrowed`: by its owner (`Borrowed(None)`, which the shared table's contract keeps for
+        // as long as it lives), or by its own mapping, which the view's checks follow.
+        unsafe { Self::owned_by(table, |t| t.as_raw(), state, access, flags) }
+    }
+
     /// # Safety
     ///
     /// The pointer `table` returns is valid and unchanged as long as `owner` lives and does not
-    /// move, mapped as long if `state` is [`State::Borrowed`], and CPU memory if `cpu`.
+    /// move, mapped as long if `state` is [`State::Borrowed`] (for as long as the state's
+    /// [`OwnerMapping`] says it is, if it shares a table), and CPU memory unless `access` is
+    /// [`Access::DmaOnly`].
     unsafe fn owned_by<O: Send + Sync + 'static>(
         owner: O,
         table: impl FnOnce(&O) -> *mut bindings::sg_table,
@@ -469,10 +508,10 @@ impl SgTable<'static> {
 
     /// Builds an unmapped table over `pages`, which it keeps until it is dropped.
     ///
-    /// Physically contiguous pages are merged into one entry; a buffer of more entries than fit
-    /// in a page gets a chained table. To build a table a given device can map, use
-    /// [`SgTable::new_for_device`]: [`SgTable::map`] refuses entries longer than the device's
-    /// maximum segment.
+    /// Each page gets an entry of its own, whatever the physical layout, so that the table maps
+    /// on every device that takes a page per segment; a buffer of more entries than fit in a
+    /// page gets a chained table. [`SgTable::new_for_device`] merges physically contiguous
+    /// pages into fewer entries, within the limits of one device.
     ///
     /// May sleep if `flags` allow it.
     ///
@@ -481,7 +520,7 @@ impl SgTable<'static> {
     /// `EINVAL` for an empty buffer (a vector of length 0), `ENOMEM` if the table cannot be
     /// allocated; `pages` is dropped then.
     pub fn new(pages: impl Pages, flags: Flags) -> Result<Self> {
-        Self::owned(pages, None, Limits::NONE, flags)
+        Self::owned(pages, None, Limits::PAGE, Bus::DIRECT, flags)
     }
 
     /// Builds an unmapped table over the bytes `offset..offset + len` of `pages`, which it keeps
@@ -519,7 +558,7 @@ impl SgTable<'static> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new_range(pages: impl Pages, offset: usize, len: usize, flags: Flags) -> Result<Self> {
-        Self::owned(pages, Some((offset, len)), Limits::NONE, flags)
+        Self::owned(pages, Some((offset, len)), Limits::PAGE, Bus::DIRECT, flags)
     }
 
     /// [`SgTable::new_range`], in entries `dev` can take, as [`SgTable::new_for_device`] makes
@@ -537,7 +576,13 @@ impl SgTable<'static> {
         len: usize,
         flags: Flags,
     ) -> Result<Self> {
-        Self::owned(pages, Some((offset, len)), Limits::for_building(dev), flags)
+        Self::owned(
+            pages,
+            Some((offset, len)),
+            Limits::for_building(dev)?,
+            Bus::of(dev),
+            flags,
+        )
     }
 
     /// Builds an unmapped table over `pages` whose entries `dev` can take: none longer than its
@@ -549,9 +594,10 @@ impl SgTable<'static> {
     ///
     /// # Errors
     ///
-    /// As for [`SgTable::new`]; `EINVAL` too if `dev` can't take a whole page in one segment.
+    /// As for [`SgTable::new`]; `EINVAL` too if `dev` can't take a whole page in one segment,
+    /// `EIO` if it has no DMA mask (it cannot do DMA).
     pub fn new_for_device(dev: &Device<Bound>, pages: impl Pages, flags: Flags) -> Result<Self> {
-        Self::owned(pages, None, Limits::for_building(dev), flags)
+        Self::owned(pages, None, Limits::for_building(dev)?, Bus::of(dev), flags)
     }
 
     /// Builds a table over `pages` for `dev` and maps it: [`SgTable::new_for_device`] with
@@ -598,9 +644,10 @@ impl SgTable<'static> {
         pages: impl Pages,
         range: Option<(usize, usize)>,
         limits: Limits,
+        bus: Bus<'_>,
         flags: Flags,
     ) -> Result<Self> {
-        let (owned, size) = OwnedSgt::new(pages, range, limits, flags)?;
+        let (owned, size) = OwnedSgt::new(pages, range, limits, bus, flags)?;
         // INVARIANT: The table is ours and unmapped, and describes `size` bytes.
         Ok(Self {
             state: State::Unmapped,
@@ -616,7 +663,8 @@ impl<'a> SgTable<'a> {
     /// path for a table kept in the driver's data of the binding.
     ///
     /// Allocates the table with `flags`, and nothing for the mapping: with `GFP_ATOMIC` (or
-    /// `GFP_NOWAIT`), it does not sleep.
+    /// `GFP_NOWAIT`), it does not sleep, but on error, when it drops `pages`: freeing a `VVec` or
+    /// a `VBox` (`vfree()`) may sleep.
     ///
     /// # Errors
     ///
@@ -659,9 +707,11 @@ impl<'a> SgTable<'a> {
     ///
     /// The table borrows `dev` for its lifetime `'a`, during which the device stays bound: a
     /// table in the driver's data of the binding (`Data<'bound>`, with `dev` from `probe()`) or
-    /// on the stack. The mapping lasts until [`SgTable::unmap`] or the drop of the table. It
-    /// allocates nothing and does not sleep (as far as the DMA API does not: an IOMMU allocates
-    /// its page tables with `GFP_ATOMIC`). For a table that must outlive the binding (an
+    /// on the stack. The mapping lasts until [`SgTable::unmap`] or the drop of the table (or
+    /// for good, if the table is leaked). It allocates nothing and does not sleep (as far as the
+    /// DMA API does not: an IOMMU allocates its page tables with `GFP_ATOMIC`), unless the table
+    /// holds a devres mapping that unbinding revoked: dropping that may wait for the unbinding
+    /// (it calls `might_sleep()`). For a table that must outlive the binding (an
     /// `SgTable<'static>`), use [`SgTable::map`].
     ///
     /// # Errors
@@ -719,14 +769,15 @@ impl<'a> SgTable<'a> {
     /// # Errors
     ///
     /// - `EINVAL`, with the state unchanged, if the table is mapped already, is not ours to
-    ///   map (a table someone else made), has an entry longer than the maximum segment of `dev`
-    ///   or across its segment boundary (build it with [`SgTable::new_for_device`]), if `dir`
-    ///   is [`DataDirection::None`], or if an attribute is not one `map_with_attrs` accepts.
-    /// - `EINVAL`, with the table unmapped, if the DMA segments the mapping made break the
-    ///   limits of `dev` (a bus offset that moves entries across the boundary).
+    ///   map (a table someone else made), if `dir` is [`DataDirection::None`], if an attribute
+    ///   is not one `map_with_attrs` accepts, or if an entry is longer than the maximum segment
+    ///   of `dev` or crosses its segment boundary at the DMA address `dev` would get (a bus
+    ///   offset counts). A table built for no device has an entry per page, which fits every
+    ///   device that takes a page per segment; one built for another device may not fit.
+    /// - `EIO` for a device without a DMA mask (an auxiliary device, for one), before the DMA
+    ///   API is called.
     /// - `ENOMEM` if the mapping cannot be kept, or the error of `dma_map_sgtable()` (`EINVAL`,
-    ///   `ENOMEM`, `EIO`, `EREMOTEIO`), or `EIO` if it mapped no entry (a device without a DMA
-    ///   mask); the table is unmapped then.
+    ///   `ENOMEM`, `EIO`, `EREMOTEIO`); the table is unmapped then.
     ///
     /// # Examples
     ///
@@ -873,7 +924,10 @@ impl<'a> SgTable<'a> {
     ///
     /// ```
     /// # use kernel::device::{Bound, Device};
-    /// use kernel::{dma::DataDirection, sg::SgTable};
+    /// use kernel::{
+    ///     dma::{DataDirection, DmaAddress},
+    ///     sg::SgTable,
+    /// };
     ///
     /// # fn test(dev: &Device<Bound>) -> Result {
     /// const SZ_4K: usize = 4096;
@@ -883,7 +937,7 @@ impl<'a> SgTable<'a> {
     ///
     /// let mut entries = KVec::new();
     /// for chunk in table.dma_window(SZ_4K, 2 * SZ_4K)?.chunks(SZ_4K)? {
-    ///     assert_eq!(chunk.dma_address() % SZ_4K as u64, 0);
+    ///     assert_eq!(chunk.dma_address() % SZ_4K as DmaAddress, 0);
     ///     entries.push(chunk.dma_address().to_le(), GFP_KERNEL)?;
     /// }
     /// assert_eq!(entries.len(), 2);
@@ -975,9 +1029,9 @@ impl<'a> SgTable<'a> {
     /// # Errors
     ///
     /// - `EINVAL` for a table without CPU view.
-    /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more.
-    ///
-    /// Nothing is copied on error.
+    /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more; nothing is copied.
+    /// - `EIO` if the entries held fewer bytes than the table's size (its maker changed it
+    ///   after we counted them); what they held is copied.
     ///
     /// # Examples
     ///
@@ -1002,7 +1056,7 @@ impl<'a> SgTable<'a> {
         // - `sgt` is a valid table while `self` is borrowed, with `orig_nents` entries whose
         //   pages are CPU memory (`Source::cpu()`).
         // - `buf` is valid for writing `buf.len()` bytes, which lie inside the table.
-        unsafe {
+        let copied = unsafe {
             let sgt = sgt.as_ptr();
             bindings::sg_pcopy_to_buffer(
                 (*sgt).sgl,
@@ -1012,7 +1066,7 @@ impl<'a> SgTable<'a> {
                 skip,
             )
         };
-        Ok(())
+        copied_all(copied, buf.len())
     }
 
     /// Copies `data` into the table's memory from `offset` on (`sg_pcopy_from_buffer()`).
@@ -1023,10 +1077,8 @@ impl<'a> SgTable<'a> {
     /// # Errors
     ///
     /// - `EINVAL` if the memory is not ours to write (a table someone else made, unless lent
-    ///   to us whole: [`SgTable::from_raw_mappable`]).
-    /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more.
-    ///
-    /// Nothing is copied on error.
+    ///   to us whole: [`SgTable::from_owner_mappable`]); nothing is copied.
+    /// - `ERANGE` and `EIO` as for [`SgTable::read_at`].
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
         let sgt = self.source.writable()?;
         let skip = self.check_range(offset, data.len())?;
@@ -1034,7 +1086,7 @@ impl<'a> SgTable<'a> {
         // - `sgt` is a valid table with `orig_nents` entries over pages that are ours or lent to
         //   us whole, and `&mut self` keeps every other CPU user of them away.
         // - `data` is valid for reading `data.len()` bytes, which fit inside the table.
-        unsafe {
+        let copied = unsafe {
             let sgt = sgt.as_ptr();
             bindings::sg_pcopy_from_buffer(
                 (*sgt).sgl,
@@ -1044,7 +1096,7 @@ impl<'a> SgTable<'a> {
                 skip,
             )
         };
-        Ok(())
+        copied_all(copied, data.len())
     }
 
     /// Checks that `offset..offset + len` lies inside the table and that C can copy `len` bytes
@@ -1055,106 +1107,6 @@ impl<'a> SgTable<'a> {
             return Err(ERANGE);
         }
         c_long::try_from(offset).map_err(|_| ERANGE)
-    }
-
-    /// Calls `f` on the bytes `offset..offset + len` of the table's memory in place, chunk by
-    /// chunk (at most a page, mapped with `kmap_local_page()`), in order: what `sg_miter` does
-    /// in C, to checksum or scan a big buffer without a copy. Stops at the first error `f`
-    /// returns.
-    ///
-    /// The memory must not change under the slices `f` gets: only a table we built over a vector
-    /// (whose memory no one else references: not `Page`s, which may be mapped elsewhere, e.g.
-    /// into user space), and only while no device may write it: not mapped, or mapped
-    /// [`DataDirection::ToDevice`]. Not where pages need a temporary mapping (32-bit `HIGHMEM`
-    /// kernels): `f` could nest calls until `kmap_local_page()` runs out of slots.
-    ///
-    /// # Errors
-    ///
-    /// - `EINVAL` for a table someone else made or built over `Page`s, or mapped for a device
-    ///   that may write it (`FromDevice`, `Bidirectional`, or a table its owner mapped), or on a
-    ///   `HIGHMEM` kernel, changing nothing.
-    /// - `ERANGE` if the range is not inside the table.
-    /// - What `f` returns.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{page::PAGE_SIZE, sg::SgTable};
-    ///
-    /// let mut buf = VVec::<u8>::with_capacity(3 * PAGE_SIZE, GFP_KERNEL)?;
-    /// buf.resize(3 * PAGE_SIZE, 1, GFP_KERNEL)?;
-    /// let mut table = SgTable::new(buf, GFP_KERNEL)?;
-    ///
-    /// let (mut sum, mut chunks) = (0u64, 0);
-    /// table.for_each_chunk(10, 2 * PAGE_SIZE, |bytes| {
-    ///     sum += bytes.iter().map(|&b| u64::from(b)).sum::<u64>();
-    ///     chunks += 1;
-    ///     Ok(())
-    /// })?;
-    /// assert_eq!(sum, 2 * PAGE_SIZE as u64);
-    /// assert!(chunks >= 2);
-    ///
-    /// table.for_each_chunk_mut(0, PAGE_SIZE, |bytes| {
-    ///     bytes.fill(0);
-    ///     Ok(())
-    /// })?;
-    /// assert_eq!(table.for_each_chunk(2 * PAGE_SIZE, 2 * PAGE_SIZE, |_| Ok(())), Err(ERANGE));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn for_each_chunk(
-        &self,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(&[u8]) -> Result,
-    ) -> Result {
-        if cfg!(CONFIG_HIGHMEM) || cfg!(CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP) {
-            return Err(EINVAL);
-        }
-        let sgt = self.source.owned()?;
-        self.state.check_cpu_references()?;
-        self.check_window(offset, len)?;
-        // SAFETY: `sgt` is our table: its entries are pages we own, with consecutive `struct
-        // page`s, which nobody else references (type invariants of `Source`). `&self` keeps
-        // every Rust writer away (`write_at` and the mutable chunks take `&mut self`), and the
-        // state keeps devices from writing: no mapping, or one for `ToDevice`, whose syncs and
-        // unmapping do not write the memory either.
-        unsafe {
-            for_each_page_piece(sgt, offset, len, |p, n| {
-                // SAFETY: `p` points to `n` bytes that nobody changes during the call.
-                f(core::slice::from_raw_parts(p, n))
-            })
-        }
-    }
-
-    /// Calls `f` on the bytes `offset..offset + len` of the table's memory in place, chunk by
-    /// chunk, to write them: [`SgTable::for_each_chunk`] for patching a buffer without a copy.
-    ///
-    /// While the table is mapped [`DataDirection::ToDevice`], call
-    /// [`SgTable::sync_range_for_device`] afterwards.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::for_each_chunk`].
-    pub fn for_each_chunk_mut(
-        &mut self,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(&mut [u8]) -> Result,
-    ) -> Result {
-        if cfg!(CONFIG_HIGHMEM) || cfg!(CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP) {
-            return Err(EINVAL);
-        }
-        let sgt = self.source.owned()?;
-        self.state.check_cpu_references()?;
-        self.check_window(offset, len)?;
-        // SAFETY: As in `for_each_chunk()`, and `&mut self` keeps every other CPU user away; the
-        // memory holds plain bytes of which any value is valid (`Pages`).
-        unsafe {
-            for_each_page_piece(sgt, offset, len, |p, n| {
-                // SAFETY: `p` points to `n` bytes that only this call uses meanwhile.
-                f(core::slice::from_raw_parts_mut(p, n))
-            })
-        }
     }
 
     /// Returns the mapping state.
@@ -1210,48 +1162,14 @@ impl<'a> SgTable<'a> {
     }
 }
 
-/// Calls `f` with a pointer to each piece of the bytes `offset..offset + len` of the CPU view of
-/// `sgt` that lies in one page, mapped with `kmap_local_page()` for the call, and its length.
-///
-/// # Safety
-///
-/// `sgt` is a valid table whose entries are kernel-mapped pages with consecutive `struct
-/// page`s, holding at least `offset + len` bytes; `f` may make a reference of the piece for the
-/// duration of the call.
-unsafe fn for_each_page_piece(
-    sgt: NonNull<bindings::sg_table>,
-    offset: usize,
-    len: usize,
-    mut f: impl FnMut(*mut u8, usize) -> Result,
-) -> Result {
-    let (mut skip, mut left) = (offset, len);
-    // SAFETY: `sgt` is valid, by the safety requirements.
-    for seg in unsafe { CpuIter::new(sgt) } {
-        if left == 0 {
-            break;
-        }
-        if skip >= seg.len() {
-            skip -= seg.len();
-            continue;
-        }
-        // Byte `at` of the entry is in page `at / PAGE_SIZE` of it.
-        let (mut at, end) = (seg.offset() + skip, seg.offset() + seg.len());
-        skip = 0;
-        while at < end && left > 0 {
-            let n = (PAGE_SIZE - at % PAGE_SIZE).min(end - at).min(left);
-            // SAFETY: The entry's pages have consecutive `struct page`s, by the safety
-            // requirements, so page `at / PAGE_SIZE` of it is valid.
-            let page = unsafe { seg.page().add(at / PAGE_SIZE) };
-            // SAFETY: `page` is a valid, kernel-mapped page.
-            let base = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
-            // SAFETY: `base` maps the whole page, and `at % PAGE_SIZE + n` is at most a page.
-            let res = f(unsafe { base.add(at % PAGE_SIZE) }, n);
-            // SAFETY: `base` was mapped just above, and is unmapped once, in reverse order.
-            unsafe { bindings::kunmap_local(base.cast()) };
-            res?;
-            at += n;
-            left -= n;
-        }
+/// `Ok` if `sg_copy_buffer()` copied all `len` bytes. It copies fewer only if the entries hold
+/// fewer bytes than the table's size, counted when the table was made: `EIO` then, for a table
+/// whose maker changed it after all.
+#[inline]
+fn copied_all(copied: usize, len: usize) -> Result {
+    if copied == len {
+        Ok(())
+    } else {
+        Err(EIO)
     }
-    Ok(())
 }

@@ -25,7 +25,10 @@ use crate::{
         Device,
         Normal, //
     },
-    dma::DataDirection,
+    dma::{
+        DataDirection,
+        DmaAddress, //
+    },
     error::{
         from_err_ptr,
         to_result, //
@@ -39,6 +42,7 @@ use crate::{
     sg::{
         iter::for_each_piece,
         limits::Limits,
+        source::page_phys,
         state::skip_sync,
         Mapping,
         Pages,
@@ -87,6 +91,13 @@ static PAGE_SEGMENTS: Parms = Parms(bindings::device_dma_parameters {
     segment_boundary_mask: 0,
 });
 
+/// 64 KiB segments, and a boundary mask that is not a power of two less one.
+static ODD_BOUNDARY: Parms = Parms(bindings::device_dma_parameters {
+    max_segment_size: 64 << 10,
+    min_align_mask: 0,
+    segment_boundary_mask: 0x1_7fff,
+});
+
 /// A maximum segment smaller than a page.
 static SUB_PAGE_SEGMENTS: Parms = Parms(bindings::device_dma_parameters {
     max_segment_size: 2048,
@@ -114,6 +125,30 @@ impl TestDevice {
         // is only read.
         unsafe { (*dev.0.as_ptr()).dma_parms = (&raw const parms.0).cast_mut() };
         Ok(dev)
+    }
+
+    /// A device without a DMA mask, as every auxiliary device is: it cannot do DMA.
+    fn without_dma_mask(name: &CStr) -> Result<Self> {
+        let dev = Self::new(name)?;
+        // SAFETY: The device is ours and nothing of it is mapped; nothing frees the mask.
+        unsafe { (*dev.0.as_ptr()).dma_mask = core::ptr::null_mut() };
+        Ok(dev)
+    }
+
+    /// Puts the device behind a bus that adds `offset` to every physical address
+    /// (`dma_range_map`, as an SoC's `dma-ranges` does), for all of memory.
+    fn set_bus_offset(&self, offset: DmaAddress) -> Result {
+        let region = |dma_start, size| bindings::bus_dma_region {
+            cpu_start: 0,
+            dma_start,
+            size,
+        };
+        // Half of what a `u64` counts covers all memory; the list ends with a region of size 0.
+        let map = KBox::new([region(offset, u64::MAX / 2), region(0, 0)], GFP_KERNEL)?;
+        // SAFETY: The device is ours, not mapped yet; the driver core frees the map with
+        // `kfree()` when the device is unbound, which takes memory from `KBox`.
+        unsafe { (*self.0.as_ptr()).dma_range_map = KBox::into_raw(map).cast() };
+        Ok(())
     }
 
     /// The number of devres resources the device holds (a `Devres` per mapping we made).
@@ -278,7 +313,7 @@ fn mapping<'t>(t: &'t SgTable<'_>) -> Result<&'t Mapping<'t>> {
 
 /// The DMA segments of a mapped table as C's `for_each_sgtable_dma_sg()` sees them: through
 /// the C helpers `sg_next()`, `sg_dma_address()` and `sg_dma_len()`, not our iterator.
-fn c_dma_walk(t: &SgTable<'_>) -> Result<KVec<(u64, u32)>> {
+fn c_dma_walk(t: &SgTable<'_>) -> Result<KVec<(DmaAddress, u32)>> {
     let sgt = t.as_raw();
     let mut segs = KVec::new();
     // SAFETY: `sgt` is valid while `t` lives, and mapped (the caller checks `nents()` first).
@@ -431,7 +466,7 @@ fn debug_text(x: &dyn core::fmt::Debug) -> Result<crate::str::CString> {
 
 /// What [`SgTable::dma_window`] must yield for `offset..offset + len`: the DMA segments as C
 /// sees them, clipped.
-fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(u64, u32)>> {
+fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(DmaAddress, u32)>> {
     let (mut skip, mut left, mut out) = (offset, len, KVec::new());
     for (addr, seg_len) in c_dma_walk(t)? {
         let seg_len = seg_len as usize;
@@ -443,7 +478,7 @@ fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(u64,
             continue;
         }
         let n = (seg_len - skip).min(left);
-        out.push((addr + skip as u64, n as u32), GFP_KERNEL)?;
+        out.push((addr + skip as DmaAddress, n as u32), GFP_KERNEL)?;
         (skip, left) = (0, left - n);
     }
     Ok(out)
@@ -476,6 +511,14 @@ fn swiotlb_pool_size() -> usize {
     // SAFETY: Reads a value set during boot.
     // CAST: An `unsigned long` fits in a `usize`.
     unsafe { bindings::swiotlb_pool_size() as usize }
+}
+
+/// The slots of the bounce pool of `dev` in use now (2 KiB each; 0 without swiotlb or debugfs,
+/// which counts them).
+fn swiotlb_used_slots(dev: &Device) -> usize {
+    // SAFETY: `dev` is a valid device; this reads an atomic counter of its pool.
+    // CAST: An `unsigned long` fits in a `usize`.
+    unsafe { bindings::swiotlb_used_slots(dev.as_raw()) as usize }
 }
 
 /// `n` pages the test allocates one by one, none physically next to the one before, so that
@@ -533,8 +576,6 @@ impl ContiguousPages {
 }
 
 impl crate::sg::source::private::Sealed for ContiguousPages {
-    const EXCLUSIVE: bool = false;
-
     fn size(&self) -> Option<usize> {
         self.n.checked_mul(PAGE_SIZE)
     }
@@ -560,12 +601,22 @@ impl Drop for ContiguousPages {
 /// Whether each entry of `t` keeps to `max` bytes and does not cross a multiple of
 /// `boundary + 1`, in physical addresses; and the entries add up to `t.size()`.
 fn entries_keep_to(t: &SgTable<'_>, max: usize, boundary: u64) -> Result<bool> {
+    entries_keep_to_at(t, max, boundary, 0u64)
+}
+
+/// [`entries_keep_to`] at the DMA addresses of a bus `offset` bytes above physical addresses.
+fn entries_keep_to_at(
+    t: &SgTable<'_>,
+    max: usize,
+    boundary: u64,
+    offset: impl Into<u64>,
+) -> Result<bool> {
+    let offset = offset.into();
     let mut total = 0;
     for seg in t.cpu_iter()? {
-        // SAFETY: The page of an entry of a table we own is valid.
-        let phys = unsafe { bindings::page_to_phys(seg.page()) } + seg.offset() as u64;
-        let last = phys + seg.len() as u64 - 1;
-        if seg.len() > max || (phys & !boundary) != (last & !boundary) {
+        let phys = page_phys(NonNull::new(seg.page()).ok_or(EINVAL)?) + seg.offset() as u64;
+        let (first, last) = (phys + offset, phys + offset + seg.len() as u64 - 1);
+        if seg.len() > max || (first & !boundary) != (last & !boundary) {
             return Ok(false);
         }
         total += seg.len();

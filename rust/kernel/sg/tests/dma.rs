@@ -86,7 +86,7 @@ mod kunit {
             // SAFETY: The 16 bytes lie in a mapped segment of RAM (the buffer or its bounce slot).
             let p = unsafe {
                 bindings::memremap(
-                    seg.dma_address() + at as u64,
+                    seg.dma_address() + at as DmaAddress,
                     16,
                     bindings::MEMREMAP_WB as c_ulong,
                 )
@@ -382,6 +382,35 @@ mod kunit {
             "rust_kernel_sg_dma: mapping beyond the DMA mask failed with {:?}\n",
             mapped
         );
+        Ok(())
+    }
+
+    /// A lifetime-bound mapping lasts while its table does; the borrow checker cannot see a
+    /// leak (`KBox::leak()`, `core::mem::forget()`), which ends the borrow of the device and
+    /// keeps the mapping. Memory stays safe, since the pages and the table leak with it; but
+    /// its bounce slots stay taken (here, counted), and at unbind DMA-API debug reports the
+    /// mapping as pending. Taking the table back and dropping it returns them.
+    #[test]
+    fn a_leaked_lifetime_bound_mapping_keeps_its_bounce_slots() -> Result {
+        let dev = TestDevice::new(c"rust-sg-leak")?;
+        if !bounces(dev.bound()) || !cfg!(CONFIG_DEBUG_FS) {
+            return skip_unless_needed(&[Setup::Swiotlb], "no bounce buffers, or no debugfs");
+        }
+        let before = swiotlb_used_slots(dev.bound());
+        let t = SgTable::new_mapped_bound(
+            dev.bound(),
+            buffer(4, 0)?,
+            DataDirection::ToDevice,
+            GFP_KERNEL,
+        )?;
+        // What safe code can do: nothing will drop the table, or unmap it.
+        let leaked: *mut SgTable<'_> = KBox::into_raw(KBox::new(t, GFP_KERNEL)?);
+        // Four pages, in 2 KiB slots.
+        assert!(swiotlb_used_slots(dev.bound()) >= before + 4 * PAGE_SIZE / 2048);
+        // SAFETY: `leaked` came from `KBox::into_raw()` above and nothing else uses it; `dev`
+        // is still bound.
+        drop(unsafe { KBox::from_raw(leaked) });
+        assert_eq!(swiotlb_used_slots(dev.bound()), before);
         Ok(())
     }
 

@@ -23,7 +23,7 @@ fn owned(pages: usize) -> Result<SgTable<'static>> {
 }
 
 /// The rows of the state table, in its order.
-const ROWS: [Row; 8] = [
+const ROWS: [Row; 10] = [
     Row {
         row: "Unmapped, owned",
         state: "unmapped",
@@ -95,6 +95,39 @@ const ROWS: [Row; 8] = [
         unmap: (Err(EINVAL), "borrowed"),
         dma: Ok(()),
         syncs: Ok(()),
+    },
+    Row {
+        row: "Borrowed, shared",
+        state: "borrowed",
+        make: |dev| {
+            let table =
+                SgTable::new_mapped(dev, buffer(2, 0)?, DataDirection::ToDevice, GFP_KERNEL)?;
+            SgTable::share(Arc::new(table, GFP_KERNEL)?, GFP_KERNEL)
+        },
+        map: (Err(EINVAL), "borrowed"),
+        unmap: (Err(EINVAL), "borrowed"),
+        dma: Ok(()),
+        syncs: Ok(()),
+    },
+    Row {
+        row: "Borrowed, shared, revoked",
+        state: "borrowed",
+        make: |_| {
+            let gone = TestDevice::new(c"rust-sg-row-shared-revoked")?;
+            let table = SgTable::new_mapped(
+                gone.bound(),
+                buffer(2, 0)?,
+                DataDirection::ToDevice,
+                GFP_KERNEL,
+            )?;
+            let view = SgTable::share(Arc::new(table, GFP_KERNEL)?, GFP_KERNEL)?;
+            gone.unregister();
+            Ok(view)
+        },
+        map: (Err(EINVAL), "borrowed"),
+        unmap: (Err(EINVAL), "borrowed"),
+        dma: Err(ENODEV),
+        syncs: Err(ENODEV),
     },
     Row {
         row: "Managed",
@@ -221,10 +254,10 @@ mod kunit {
                 assert_eq!((offset, len, &got[..]), (offset, len, &want[..]));
                 for chunk in [512, PAGE_SIZE, 16 * PAGE_SIZE] {
                     // Each clipped segment cut at every `chunk`-aligned address it crosses.
-                    let mask = chunk as u64 - 1;
+                    let mask = chunk as DmaAddress - 1;
                     let mut chunks = KVec::new();
                     for &(start, seg_len) in want.iter() {
-                        let (mut a, end) = (start, start + u64::from(seg_len));
+                        let (mut a, end) = (start, start + DmaAddress::from(seg_len));
                         while a < end {
                             let n = (mask - (a & mask) + 1).min(end - a);
                             chunks.push((a, n as u32), GFP_KERNEL)?;
@@ -263,7 +296,7 @@ mod kunit {
         let mut c = c_table(4)?;
         // CAST: A page fits in `u32`.
         let p = PAGE_SIZE as u32;
-        let base = |i: usize| 0x1000_0000 + (i as u64) * 0x10_0000;
+        let base = |i: usize| 0x1000_0000 + (i as DmaAddress) * 0x10_0000;
         let mut cases = KVec::new();
         // (nents, segment lengths, pieces a sync of the bytes p/2..5p/2 makes before it stops,
         // whether it may go on to the end): one segment per entry; the last two entries merged
@@ -300,7 +333,7 @@ mod kunit {
             };
             assert_eq!((nents, done, count), (nents, whole_entries, n));
             let expected = [
-                (base(0) + u64::from(p / 2), p / 2),
+                (base(0) + DmaAddress::from(p / 2), p / 2),
                 (base(1), p),
                 (base(2), p / 2),
             ];
@@ -383,69 +416,6 @@ mod kunit {
             SgTable::new_range(numbered(1)?, 8, 0, GFP_KERNEL).err(),
             Some(EINVAL)
         );
-        Ok(())
-    }
-
-    /// In-place access sees and changes the same bytes as the copies, a page at most at a time,
-    /// and only where no device may write the memory.
-    #[test]
-    fn in_place_access_follows_the_state() -> Result {
-        let dev = TestDevice::new(c"rust-sg-in-place")?;
-        let mut t = SgTable::new(buffer(5, 9)?, GFP_KERNEL)?;
-        let size = t.size();
-        for (offset, len) in [
-            (0, size),
-            (PAGE_SIZE - 3, 7),
-            (2 * PAGE_SIZE + 1, 2 * PAGE_SIZE),
-        ] {
-            let mut want = KVec::from_elem(0u8, len, GFP_KERNEL)?;
-            t.read_at(offset, &mut want)?;
-            let mut got = KVec::with_capacity(len, GFP_KERNEL)?;
-            t.for_each_chunk(offset, len, |bytes| {
-                assert!(!bytes.is_empty() && bytes.len() <= PAGE_SIZE);
-                got.extend_from_slice(bytes, GFP_KERNEL)?;
-                Ok(())
-            })?;
-            assert_eq!((offset, &got[..]), (offset, &want[..]));
-        }
-        // Patch in place, read back by copy; an error from `f` stops the walk.
-        t.for_each_chunk_mut(PAGE_SIZE - 2, 4, |bytes| {
-            bytes.fill(0xee);
-            Ok(())
-        })?;
-        let mut four = [0u8; 6];
-        t.read_at(PAGE_SIZE - 3, &mut four)?;
-        assert_eq!(four[1..5], [0xee; 4]);
-        assert_ne!(four[0], 0xee);
-        let mut calls = 0;
-        let res = t.for_each_chunk(0, size, |_| {
-            calls += 1;
-            Err(EIO)
-        });
-        assert_eq!((res, calls), (Err(EIO), 1));
-        assert_eq!(t.for_each_chunk(size - 1, 2, |_| Ok(())), Err(ERANGE));
-
-        // Mapped for the device to read: allowed. To write: refused, state unchanged.
-        for (kind, dir, allowed) in [
-            (Kind::Lifetime, DataDirection::ToDevice, true),
-            (Kind::Devres, DataDirection::ToDevice, true),
-            (Kind::Lifetime, DataDirection::FromDevice, false),
-            (Kind::Devres, DataDirection::Bidirectional, false),
-        ] {
-            kind.map(&mut t, dev.bound(), dir)?;
-            let want = if allowed { Ok(()) } else { Err(EINVAL) };
-            assert_eq!((dir, t.for_each_chunk(0, 1, |_| Ok(()))), (dir, want));
-            assert_eq!((dir, t.for_each_chunk_mut(0, 1, |_| Ok(()))), (dir, want));
-            assert_eq!(t.direction(), Some(dir));
-            t.unmap()?;
-        }
-        // Pages, which safe code may map into user space: refused.
-        let pages = SgTable::new(spaced_pages(2, GFP_KERNEL)?, GFP_KERNEL)?;
-        assert_eq!(pages.for_each_chunk(0, 1, |_| Ok(())), Err(EINVAL));
-        // Someone else's table: refused even unmapped.
-        // SAFETY: `t` outlives the view, keeps its table, and nobody changes it meanwhile.
-        let view = unsafe { SgTable::from_raw(t.as_raw()) }?;
-        assert_eq!(view.for_each_chunk(0, 1, |_| Ok(())), Err(EINVAL));
         Ok(())
     }
 
@@ -581,6 +551,8 @@ mod kunit {
     fn dma_only_tables_refuse_cpu_access() -> Result {
         // A table like a dma-buf exporter's for peer-to-peer memory: DMA segments, no pages.
         const N: u32 = 4;
+        // Above 4 GiB where DMA addresses have 64 bits.
+        const HIGH: DmaAddress = (1 << (DmaAddress::BITS - 1)) + (1 << (DmaAddress::BITS - 2));
         let sgt = Opaque::<bindings::sg_table>::zeroed();
         // SAFETY: `sgt` is a zeroed table we own.
         to_result(unsafe { bindings::sg_alloc_table(sgt.get(), N, GFP_KERNEL.as_raw()) })?;
@@ -589,7 +561,7 @@ mod kunit {
             let sgt = sgt.get();
             let mut sg = (*sgt).sgl;
             for i in 0..N {
-                (*sg).dma_address = 0x1_0000_0000 + u64::from(i) * 0x10000;
+                (*sg).dma_address = HIGH + DmaAddress::from(i) * 0x10000;
                 #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
                 {
                     (*sg).dma_length = 0x8000;
@@ -690,9 +662,8 @@ mod kunit {
             let mut t =
                 unsafe { SgTable::from_owner_mappable(c_table(4)?, |c| c.as_raw(), GFP_KERNEL) }?;
             assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
-            // Ours to write, not to reference in place.
+            // Ours to write.
             t.write_at(PAGE_SIZE, &[0x77])?;
-            assert_eq!(t.for_each_chunk(0, 1, |_| Ok(())), Err(EINVAL));
             // Entries of a page are too long for a device of 2 KiB segments: refused.
             assert_eq!(
                 kind.map(&mut t, tiny.bound(), DataDirection::ToDevice),
@@ -719,18 +690,107 @@ mod kunit {
             kind.map(&mut t, dev.bound(), DataDirection::ToDevice)?;
         }
 
-        // Lent for a lifetime: the owner outlives the view.
-        let c = c_table(2)?;
-        // SAFETY: `c` outlives `t`, and nobody else touches it meanwhile.
-        let mut t = unsafe { SgTable::from_raw_mappable(c.as_raw()) }?;
+        // Lent with a lifetime-bound mapping.
+        // SAFETY: As above.
+        let mut t =
+            unsafe { SgTable::from_owner_mappable(c_table(2)?, |c| c.as_raw(), GFP_KERNEL) }?;
         t.map_bound(dev.bound(), DataDirection::FromDevice)?;
         assert_eq!(dma_matches_c(&t), Ok(2 * PAGE_SIZE));
         let text = debug_text(&t)?;
         assert!(text
             .to_bytes()
             .starts_with(b"SgTable { source: \"borrowed to map\""));
-        drop(t);
-        drop(c);
+        Ok(())
+    }
+
+    /// A device without a DMA mask (every auxiliary device) cannot do DMA: every way to map
+    /// and to build for it returns `EIO` before the DMA API is called, which would warn and
+    /// "map" nothing; the DMA addresses an earlier mapping left in the entries are never
+    /// unmapped again (DMA-API debug would report it, and swiotlb free a slot another mapping
+    /// owns).
+    #[test]
+    fn a_device_without_a_dma_mask_is_refused_before_the_dma_api() -> Result {
+        use crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC;
+        use DataDirection::ToDevice;
+        let dev = TestDevice::new(c"rust-sg-mask")?;
+        let maskless = TestDevice::without_dma_mask(c"rust-sg-no-mask")?;
+        let mut t = owned(2)?;
+        t.map_bound(dev.bound(), ToDevice)?;
+        t.unmap()?;
+        let (bufs, more) = ([buffer(1, 0)?, buffer(1, 0)?, buffer(1, 0)?], buffer(1, 0)?);
+        let (results, warnings) = suppressing_warnings(|| {
+            let [a, b, c] = bufs;
+            [
+                t.map(maskless.bound(), ToDevice),
+                t.map_bound(maskless.bound(), ToDevice),
+                t.map_with_attrs(maskless.bound(), ToDevice, DMA_ATTR_SKIP_CPU_SYNC),
+                t.map_bound_with_attrs(maskless.bound(), ToDevice, DMA_ATTR_SKIP_CPU_SYNC),
+                SgTable::new_mapped(maskless.bound(), a, ToDevice, GFP_KERNEL).map(|_| ()),
+                SgTable::new_mapped_bound(maskless.bound(), b, ToDevice, GFP_KERNEL).map(|_| ()),
+                SgTable::new_for_device(maskless.bound(), c, GFP_KERNEL).map(|_| ()),
+            ]
+        });
+        assert_eq!(results, [Err(EIO); 7]);
+        assert_eq!(warnings, 0);
+        assert_eq!(
+            ops(&t),
+            expect(Err(EINVAL), Err(EINVAL), 2 * PAGE_SIZE, "unmapped")
+        );
+        // What the device lacks, not the table: it maps on a device that has a mask.
+        assert_eq!(t.map(dev.bound(), ToDevice), Ok(()));
+        // A table built for no device is refused the same way.
+        let mut plain = SgTable::new(more, GFP_KERNEL)?;
+        assert_eq!(plain.map_bound(maskless.bound(), ToDevice), Err(EIO));
+        Ok(())
+    }
+
+    /// A table shared through an `Arc` ([`SgTable::share`]): the view syncs with the shared
+    /// mapping's device and direction, and follows it through unbinding, after which its syncs
+    /// and DMA iteration return `ENODEV` (they do not reach the DMA API with stale addresses).
+    #[test]
+    fn a_shared_table_follows_its_mapping() -> Result {
+        use DataDirection::Bidirectional;
+        let dev = TestDevice::new(c"rust-sg-share")?;
+        let gone = TestDevice::new(c"rust-sg-share-gone")?;
+        let size = 3 * PAGE_SIZE;
+        let table = SgTable::new_mapped(gone.bound(), buffer(3, 2)?, Bidirectional, GFP_KERNEL)?;
+        let table = Arc::new(table, GFP_KERNEL)?;
+        let mut view = SgTable::share(table.clone(), GFP_KERNEL)?;
+        assert_eq!(view.as_raw(), table.as_raw());
+        assert_eq!(ops(&view), expect(Ok(()), Ok(()), size, "borrowed"));
+        assert_eq!(view.direction(), Some(Bidirectional));
+        assert_eq!(dma_matches_c(&view), Ok(size));
+        assert_eq!(view.sync_range_for_cpu(PAGE_SIZE - 1, 2), Ok(()));
+        // Neither mapped, unmapped nor written through the view.
+        assert_eq!(view.map(dev.bound(), Bidirectional), Err(EINVAL));
+        assert_eq!(view.unmap(), Err(EINVAL));
+        assert_eq!(view.write_at(0, &[1]), Err(EINVAL));
+        let text = debug_text(&view)?;
+        assert!(text
+            .to_bytes()
+            .windows(b"Borrowed(Shared(Managed(Mapping { device: ".len())
+            .any(|w| w == b"Borrowed(Shared(Managed(Mapping { device: "));
+        // A view of the view follows the same mapping.
+        let second = SgTable::share(Arc::new(view, GFP_KERNEL)?, GFP_KERNEL)?;
+        assert_eq!(ops(&second), expect(Ok(()), Ok(()), size, "borrowed"));
+
+        gone.unregister();
+        assert_eq!(state(&table), "revoked");
+        assert_eq!(
+            ops(&second),
+            expect(Err(ENODEV), Err(ENODEV), size, "borrowed")
+        );
+        drop(second);
+        drop(table);
+
+        // A shared unmapped table: a CPU view, as the table itself.
+        let plain = SgTable::share(Arc::new(owned(1)?, GFP_KERNEL)?, GFP_KERNEL)?;
+        assert_eq!(
+            ops(&plain),
+            expect(Err(EINVAL), Err(EINVAL), PAGE_SIZE, "unmapped")
+        );
+        let mut byte = [0u8; 1];
+        assert_eq!(plain.read_at(0, &mut byte), Ok(()));
         Ok(())
     }
 
@@ -989,8 +1049,26 @@ mod kunit {
         assert_eq!(t.map(open.bound(), DataDirection::ToDevice), Ok(()));
         t.unmap()?;
 
-        // A table built without limits has one 64 KiB entry: too long for `dev`.
-        let mut big = SgTable::new(ContiguousPages::new(4, 0, 16)?, GFP_KERNEL)?;
+        // Built for no device, 64 KiB of contiguous pages get an entry per page, whatever the
+        // allocator did: the table maps on every device that takes a page per segment, here
+        // one of 32 KiB segments, one with the default 64 KiB, and one of single pages.
+        let single = TestDevice::with_parms(c"rust-sg-page-segments", &PAGE_SEGMENTS)?;
+        for pages in [
+            ContiguousPages::new(4, 0, 16)?,
+            ContiguousPages::new(6, 0, 64)?,
+        ] {
+            let n = pages.n;
+            let mut plain = SgTable::new(pages, GFP_KERNEL)?;
+            assert_eq!(plain.orig_nents(), n);
+            for target in [&dev, &open, &single] {
+                assert_eq!(plain.map(target.bound(), DataDirection::ToDevice), Ok(()));
+                assert_eq!(dma_matches_c(&plain), Ok(n * PAGE_SIZE));
+                plain.unmap()?;
+            }
+        }
+        // A table built for `open` merges the 64 KiB into one entry: too long for `dev`.
+        let mut big =
+            SgTable::new_for_device(open.bound(), ContiguousPages::new(4, 0, 16)?, GFP_KERNEL)?;
         assert_eq!(big.orig_nents(), 1);
         assert!(!entries_keep_to(&big, 32 << 10, boundary)?);
         assert_eq!(big.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
@@ -998,9 +1076,15 @@ mod kunit {
             ops(&big),
             expect(Err(EINVAL), Err(EINVAL), 16 * PAGE_SIZE, "unmapped")
         );
-        // The device without limits (64 KiB segments by default) takes it.
         assert_eq!(big.map(open.bound(), DataDirection::ToDevice), Ok(()));
         big.unmap()?;
+
+        // A boundary mask that is not a power of two less one acts as its low run of ones, as
+        // C's `(start ^ end) & ~mask` check does: 0x1_7fff as 0x7fff.
+        let odd = TestDevice::with_parms(c"rust-sg-odd-boundary", &ODD_BOUNDARY)?;
+        let t = SgTable::new_for_device(odd.bound(), ContiguousPages::new(4, 0, 16)?, GFP_KERNEL)?;
+        assert!(entries_keep_to(&t, 64 << 10, 0x1_7fff)?);
+        assert_eq!(t.orig_nents(), (64 << 10) / (32 << 10));
 
         // Entries that happen to keep to the limits map, whoever built them.
         let mut scattered = SgTable::new(spaced_pages(4, GFP_KERNEL)?, GFP_KERNEL)?;
@@ -1017,6 +1101,44 @@ mod kunit {
             scattered.map(tiny.bound(), DataDirection::ToDevice),
             Err(EINVAL)
         );
+        Ok(())
+    }
+
+    /// Behind a bus offset (`dma_range_map`: an SoC's `dma-ranges`), segment boundaries are
+    /// where the device sees them, in DMA address space: tables are cut there, and a table cut
+    /// at physical boundaries is refused before the DMA API sees it (whose debug checks would
+    /// report the crossing).
+    #[test]
+    fn boundaries_are_kept_in_dma_address_space() -> Result {
+        const OFFSET: DmaAddress = 8 << 10;
+        let boundary = (16 << 10) - 1;
+        let shifted = TestDevice::with_parms(c"rust-sg-bus-offset", &SMALL_SEGMENTS)?;
+        shifted.set_bus_offset(OFFSET)?;
+        let plain = TestDevice::with_parms(c"rust-sg-no-bus-offset", &SMALL_SEGMENTS)?;
+
+        // 64 KiB from a 64 KiB-aligned address, seen at 8 KiB..72 KiB of 16 KiB windows: pieces
+        // of 8, 16, 16, 16 and 8 KiB.
+        let mut t =
+            SgTable::new_for_device(shifted.bound(), ContiguousPages::new(4, 0, 16)?, GFP_KERNEL)?;
+        assert!(entries_keep_to_at(&t, 32 << 10, boundary, OFFSET)?);
+        assert_eq!(t.orig_nents(), 5);
+        t.map(shifted.bound(), DataDirection::ToDevice)?;
+        assert_eq!(dma_matches_c(&t), Ok(16 * PAGE_SIZE));
+        t.unmap()?;
+
+        // Cut at physical boundaries, 4 entries of 16 KiB: each crosses a window of `shifted`.
+        let mut other =
+            SgTable::new_for_device(plain.bound(), ContiguousPages::new(4, 0, 16)?, GFP_KERNEL)?;
+        assert_eq!(other.orig_nents(), 4);
+        let (mapped, warnings) =
+            suppressing_warnings(|| other.map(shifted.bound(), DataDirection::ToDevice));
+        assert_eq!((mapped, warnings), (Err(EINVAL), 0));
+        assert_eq!(state(&other), "unmapped");
+        assert_eq!(other.map(plain.bound(), DataDirection::ToDevice), Ok(()));
+
+        // A table built for no device, a page per entry, maps on both.
+        let mut pages = SgTable::new(ContiguousPages::new(4, 0, 16)?, GFP_KERNEL)?;
+        assert_eq!(pages.map(shifted.bound(), DataDirection::ToDevice), Ok(()));
         Ok(())
     }
 
@@ -1142,10 +1264,7 @@ mod kunit {
             SgTable::new_mapped(dev.bound(), buffer(5, 8)?, FromDevice, GFP_KERNEL)?,
             GFP_KERNEL,
         )?;
-        // SAFETY: The kept `Arc` keeps the table alive and mapped (the device stays bound).
-        let kept =
-            unsafe { SgTable::from_owner_mapped(owner.clone(), |o| o.as_raw(), GFP_KERNEL) }?;
-        tables.push(kept, GFP_KERNEL)?;
+        tables.push(SgTable::share(owner.clone(), GFP_KERNEL)?, GFP_KERNEL)?;
         let owner2 = Arc::new(SgTable::new(buffer(7, 9)?, GFP_KERNEL)?, GFP_KERNEL)?;
         // SAFETY: The kept `Arc` keeps the table alive, and nobody maps it.
         let kept = unsafe { SgTable::from_owner(owner2.clone(), |o| o.as_raw(), GFP_KERNEL) }?;
@@ -1236,7 +1355,8 @@ mod kunit {
     fn calls_that_may_sleep_say_so() -> Result {
         // In atomic context, the kernel's atomic-sleep checker (`CONFIG_DEBUG_ATOMIC_SLEEP`)
         // names our calls in the kernel log: one report for `map()`, one for dropping a table
-        // with a devres mapping, both at rust/kernel/sg.
+        // with a devres mapping, one for `map_bound()` of a table whose devres mapping was
+        // revoked, all at rust/kernel/sg.
         // (Both really sleep only in cases this test avoids: an allocation that must reclaim,
         // a concurrent unbind.) The checker reports at most once a second.
         let dev = TestDevice::new(c"rust-sg-sleep")?;
@@ -1252,8 +1372,21 @@ mod kunit {
             let _guard = lock.lock();
             drop(t);
         });
+        // A lifetime-bound `map_bound()` of a table whose devres mapping unbinding revoked
+        // drops the dead `Devres` first, which may wait for the unbinding: a third report.
+        fsleep(Delta::from_millis(1100));
+        let gone = TestDevice::new(c"rust-sg-sleep-gone")?;
+        let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
+        t.map(gone.bound(), DataDirection::ToDevice)?;
+        gone.unregister();
+        let mapped = complaining(|| {
+            let _guard = lock.lock();
+            t.map_bound(dev.bound(), DataDirection::ToDevice)
+        });
+        assert_eq!(mapped, Ok(()));
+        drop(t);
         // A lifetime-bound mapping allocates nothing and waits for nothing: no report (the
-        // run expects exactly the two above). Dropping the table still frees its memory, which
+        // run expects exactly the three above). Dropping the table still frees its memory, which
         // may sleep (`vfree()`), so that is left out.
         fsleep(Delta::from_millis(1100));
         let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
