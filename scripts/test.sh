@@ -76,14 +76,15 @@ setup() {
 # The three DMA set-ups share one kernel build. QEMU's edu device masks the addresses it is
 # given to its dma_mask (28 bits unless told): set to 32 bits, as the sample does. The direct and
 # swiotlb boots get 256 MiB; the IOMMU boot has room (1 GiB) for the 256 MiB table.
-# The swiotlb pool is 8 MiB (4096 slots of 2 KiB), small enough for a test to run it dry.
+# The swiotlb pool is 8 MiB (4096 slots of 2 KiB), small enough for a test to run it dry;
+# track_hiwater has debugfs count the slots in use, which a test reads.
 # Each boot tells the tests which set-up it is (rust_sg_test.setup=); they check it was.
 setups=${SETUPS:-direct swiotlb iommu kasan-direct kasan-iommu arm64-direct arm64-iommu}
 wanted() { [[ " $setups " == *" $1 "* ]]; }
 edu="-device edu,dma_mask=0xffffffff"
 # The DMA API skips syncs for a coherent edu until it bounces: both answers, read as C reads them.
 wanted direct && setup direct 256M "$edu" "" 'syncs for edu skipped: true=1'
-wanted swiotlb && setup swiotlb 256M "$edu" "swiotlb=4096,force" 'syncs for edu skipped: false=1'
+wanted swiotlb && setup swiotlb 256M "$edu" "swiotlb=4096,force,track_hiwater" 'syncs for edu skipped: false=1'
 # The iommu boots also have QEMU's pci-testdev, for rust_dma (converted to kernel::sg by the
 # series): it maps at probe, logs its DMA segments and unmaps at unbind, and probes again.
 testdev="-device pci-testdev"

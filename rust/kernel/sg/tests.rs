@@ -513,8 +513,8 @@ fn swiotlb_pool_size() -> usize {
     unsafe { bindings::swiotlb_pool_size() as usize }
 }
 
-/// The slots of the bounce pool of `dev` in use now (2 KiB each; 0 without swiotlb or debugfs,
-/// which counts them).
+/// The slots of the bounce pool of `dev` in use now (2 KiB each), as debugfs counts them when
+/// booted with `swiotlb=...,track_hiwater`; 0 otherwise.
 fn swiotlb_used_slots(dev: &Device) -> usize {
     // SAFETY: `dev` is a valid device; this reads an atomic counter of its pool.
     // CAST: An `unsigned long` fits in a `usize`.
