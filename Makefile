@@ -9,7 +9,7 @@
 #   make gates   only the kernel's gates (checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs)
 #
 # Knobs (make VAR=value):
-#   KERNEL=7.2        Debian linux-source-$(KERNEL) to build against
+#   KERNEL=7.3        Debian linux-source-$(KERNEL) to build against (7.3 is the one supported)
 #   KERNEL_DEB=...    exact Debian version of it (default: the pinned one below)
 #   KDIR=/path        your own kernel tree instead (the overlay edits it in place)
 #   CACHE=...         downloads, toolchain pieces, kernel trees and builds
@@ -22,8 +22,8 @@
 #                     kasan-iommu arm64-direct arm64-iommu)
 
 CACHE      ?= $(HOME)/.cache/kernel-sg
-KERNEL     ?= 7.2
-KERNEL_DEB_7.2 := 7.2.12-1~bpo13+1
+KERNEL     ?= 7.3
+KERNEL_DEB_7.3 := 7.3.4-1~bpo13+1
 KERNEL_DEB ?= $(KERNEL_DEB_$(KERNEL))
 OUT        ?= $(CURDIR)/out
 KVM        ?= 0

@@ -32,7 +32,7 @@ rust_src() {
 	command -v rustc >/dev/null || die "rustc not found: install a Rust toolchain (rustup) first"
 	local rv dest
 	rv=$(rustc --version | awk '{print $2}')
-	ver_ge "$rv" 1.85.0 || die "rustc $rv is too old: Linux 7.2 needs 1.85.0 or newer"
+	ver_ge "$rv" 1.85.0 || die "rustc $rv is too old: Linux 7.3 needs 1.85.0 or newer"
 	dest=$CACHE/rust-src-$rv
 	RUST_LIB_SRC=$dest/usr/src/rustc-$rv/library
 	if [ -f "$RUST_LIB_SRC/core/src/lib.rs" ]; then
@@ -63,7 +63,7 @@ bindgen() {
 }
 
 libclang() {
-	# Bookworm's libclang 14 is too old for bindgen on 7.2 (>= 17 is needed); PyPI's wheel is not.
+	# Bookworm's libclang 14 is too old for bindgen on 7.3 (>= 17 is needed); PyPI's wheel is not.
 	local dir=$TOOLS/libclang-$LIBCLANG_VERSION
 	LIBCLANG_PATH=$dir/clang/native
 	if [ ! -f "$LIBCLANG_PATH/libclang.so" ]; then

@@ -23,32 +23,20 @@ NEW_FILES = ["rust/kernel", "rust/helpers", "samples/rust", "Documentation/rust"
 
 
 # Upstream users converted to kernel::sg, mirrored at the same paths: each replaces the tree's
-# file only if the tree holds the version it converts (SHA-1 of the pinned 7.2's), or our own
-# earlier copy; a tree with another version keeps its file, with a note.
+# file only if the tree holds the version it converts (SHA-1 of the pinned 7.3's), or our own
+# earlier copy; a tree with another version keeps its file, with a note. nova-core's GSP
+# firmware gains a lifetime (its tables are mapped for the binding), which five files spell;
+# Tyr maps a GEM range through a DMA window (built in the arm64 kernel only).
 CONVERTED = {
-    "samples/rust/rust_dma.rs": "fd474a7bdd2968d9288b41f95403f89c7fbfc651",
-    "drivers/gpu/nova-core/firmware/gsp.rs": "bcb20c32e23dbf5987bcbdb82059b4b81876d656",
+    "samples/rust/rust_dma.rs": "63f6ec046c68a70b079e0fa7bf31fe1edb4a4ffa",
+    "drivers/gpu/nova-core/firmware/gsp.rs": "6aa38ce8c8af07360147bb2b7adb7a529ba22cb0",
+    "drivers/gpu/nova-core/fb.rs": "7b178fcbf61c860d34bdb532f83ad0fedca5ab7c",
+    "drivers/gpu/nova-core/gsp/hal.rs": "b50e522ced62662a223dbdacafc17828bdd93c17",
+    "drivers/gpu/nova-core/gsp/hal/gh100.rs": "2770b29443dcbe03c83b32480f66064ebd6ad86c",
+    "drivers/gpu/nova-core/gsp/hal/tu102.rs": "6d6cbe609a7fdd6b529d8b6146e90c227a249f06",
+    "drivers/gpu/nova-core/gsp/fw.rs": "6141e5723938f32fac4aa1d01da372ba707a02d0",
+    "drivers/gpu/drm/tyr/vm.rs": "e6b0aa8fe2fa04831b33c8262cde5e0a11d1c3df",
 }
-
-
-# (file, tree file, regex, old, new): in our copy of `file`, replace `old` by `new` when the
-# tree's `tree file` matches `regex`. Only for kernel API changes between supported versions.
-COMPAT = [
-    # 7.3's pci_device_table! makes the MODULE_PCI_TABLE name itself.
-    ("samples/rust/rust_sg.rs", "rust/kernel/pci.rs", r'module_device_table!\("pci", \$crate::pci::DeviceId',
-     "    MODULE_PCI_TABLE,\n", ""),
-    # 7.3's pci::Driver::probe gets the ID table entry as an Option.
-    ("samples/rust/rust_sg.rs", "rust/kernel/pci.rs", r"info: Option<&'bound Self::IdInfo>",
-     "_info: &'bound Self::IdInfo,", "_info: Option<&'bound Self::IdInfo>,"),
-]
-
-
-def adapted(name, text):
-    for file, tree_file, regex, old, new in COMPAT:
-        path = KDIR / tree_file
-        if file == name and path.exists() and re.search(regex, path.read_text()):
-            text = text.replace(old, new)
-    return text
 
 
 def snippet(tagged):
@@ -62,6 +50,7 @@ def snippet(tagged):
 EDITS = [
     ("rust/kernel/lib.rs", "before", r"pub mod sizes;"),
     ("rust/bindings/bindings_helper.h", "before", r"#include <kunit/test.h>"),
+    ("rust/bindings/bindings_helper.h#dma", "after", r"#include <linux/dma-mapping.h>"),
     ("rust/helpers/dma.c", "end", None),
     ("rust/helpers/page.c", "end", None),
     ("rust/helpers/scatterlist.c", "end", None),
@@ -169,7 +158,7 @@ def main():
         for src in sorted((REPO / top).rglob("*")):
             rel = str(src.relative_to(REPO))
             if src.is_file() and wanted(rel) and rel not in CONVERTED:
-                copied += write_if_changed(KDIR / rel, adapted(rel, src.read_text()))
+                copied += write_if_changed(KDIR / rel, src.read_text())
     by_file = {}
     for tagged, where, anchor in EDITS:
         name = tagged.partition("#")[0]

@@ -12,9 +12,15 @@ use kernel::{
         Device,
         DmaMask, //
     },
-    page, pci,
+    io::{
+        io_project,
+        io_read,
+        Io, //
+    },
+    page,
+    pci,
     prelude::*,
-    sg::SgTable,
+    sg::SgTable, //
 };
 
 struct DmaSampleDriver;
@@ -34,6 +40,7 @@ const TEST_VALUES: [(u32, u32); 5] = [
     (0xcd, 0xef),
 ];
 
+#[derive(FromBytes, IntoBytes)]
 struct MyStruct {
     h: u32,
     b: u32,
@@ -51,7 +58,6 @@ unsafe impl kernel::transmute::FromBytes for MyStruct {}
 
 kernel::pci_device_table!(
     PCI_TABLE,
-    MODULE_PCI_TABLE,
     <DmaSampleDriver as pci::Driver>::IdInfo,
     [(pci::DeviceId::from_id(pci::Vendor::REDHAT, 0x5), ())]
 );
@@ -63,7 +69,7 @@ impl pci::Driver for DmaSampleDriver {
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
-        _info: &'bound Self::IdInfo,
+        _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         dev_info!(pdev, "Probe DMA test driver.\n");
 
@@ -76,12 +82,12 @@ impl pci::Driver for DmaSampleDriver {
             Coherent::zeroed_slice(pdev.as_ref(), TEST_VALUES.len(), GFP_KERNEL)?;
 
         for (i, value) in TEST_VALUES.into_iter().enumerate() {
-            kernel::dma_write!(ca, [try: i], MyStruct::new(value.0, value.1));
+            io_project!(ca, [panic: i]).copy_write(MyStruct::new(value.0, value.1));
         }
 
+        // A table covers the vector's length: four zeroed pages.
         let size = 4 * page::PAGE_SIZE;
-        let mut pages = VVec::with_capacity(size, GFP_KERNEL)?;
-        pages.resize(size, 0u8, GFP_KERNEL)?;
+        let pages = VVec::<u8>::zeroed(size, GFP_KERNEL)?;
 
         let sgt =
             SgTable::new_mapped_bound(pdev.as_ref(), pages, DataDirection::ToDevice, GFP_KERNEL)?;
@@ -93,8 +99,8 @@ impl pci::Driver for DmaSampleDriver {
 impl DmaSample<'_> {
     fn check_dma(&self) {
         for (i, value) in TEST_VALUES.into_iter().enumerate() {
-            let val0 = kernel::dma_read!(self.ca, [panic: i].h);
-            let val1 = kernel::dma_read!(self.ca, [panic: i].b);
+            let val0 = io_read!(self.ca, [panic: i].h);
+            let val1 = io_read!(self.ca, [panic: i].b);
 
             assert_eq!(val0, value.0);
             assert_eq!(val1, value.1);

@@ -314,7 +314,6 @@ const EDU_DEVICE: u16 = 0x11e8;
 
 kernel::pci_device_table!(
     PCI_TABLE,
-    MODULE_PCI_TABLE,
     <SgDriver as pci::Driver>::IdInfo,
     [(pci::DeviceId::from_class(0x00ff00, 0xffff00), ())]
 );
@@ -328,7 +327,7 @@ impl pci::Driver for SgDriver {
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
-        _info: &'bound Self::IdInfo,
+        _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         if pdev.vendor_id().as_raw() != EDU_VENDOR || pdev.device_id() != EDU_DEVICE {
             return Err(ENODEV);

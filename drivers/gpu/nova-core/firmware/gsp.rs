@@ -8,20 +8,23 @@ use kernel::{
         DataDirection,
         DmaAddress, //
     },
+    firmware,
     prelude::*,
     sg::SgTable,
+    str::CString,
 };
 
 use crate::{
     firmware::{
-        elf,
         riscv::RiscvFirmware, //
+        tlv::{
+            request_tlv, //
+            Tlv,
+        },
     },
-    gpu::{
-        Architecture,
-        Chipset, //
-    },
-    gsp::GSP_PAGE_SIZE, //
+    gpu::Chipset,
+    gsp::GSP_PAGE_SIZE,
+    num::FromSafeCast,
 };
 
 /// GSP firmware with 3-level radix page tables for the GSP bootloader.
@@ -37,13 +40,16 @@ use crate::{
 ///
 /// Each page is 4KB, each entry is 8 bytes (64-bit DMA address).
 /// Also known as "Radix3" firmware.
-pub(crate) struct GspFirmware {
+///
+/// The three tables are mapped for the lifetime `'a` of the bound device they were made for:
+/// the firmware lives on the stack of the GSP boot, inside the binding.
+pub(crate) struct GspFirmware<'a> {
     /// The GSP firmware inside a [`VVec`], device-mapped via a SG table.
-    _fw: SgTable<'static>,
+    _fw: SgTable<'a>,
     /// Level 2 page table whose entries contain DMA addresses of firmware pages.
-    _level2: SgTable<'static>,
+    _level2: SgTable<'a>,
     /// Level 1 page table whose entries contain DMA addresses of level 2 pages.
-    _level1: SgTable<'static>,
+    _level1: SgTable<'a>,
     /// Level 0 page table (single 4KB page) with one entry: DMA address of first level 1 page.
     level0: Coherent<[u64]>,
     /// Size in bytes of the firmware contained in [`Self::_fw`].
@@ -54,47 +60,38 @@ pub(crate) struct GspFirmware {
     pub(crate) bootloader: RiscvFirmware,
 }
 
-impl GspFirmware {
-    fn find_gsp_sigs_section(chipset: Chipset) -> &'static str {
-        match chipset.arch() {
-            Architecture::Turing if matches!(chipset, Chipset::TU116 | Chipset::TU117) => {
-                ".fwsignature_tu11x"
-            }
-            Architecture::Turing => ".fwsignature_tu10x",
-            Architecture::Ampere if chipset == Chipset::GA100 => ".fwsignature_ga100",
-            Architecture::Ampere => ".fwsignature_ga10x",
-            Architecture::Ada => ".fwsignature_ad10x",
-            Architecture::Hopper => ".fwsignature_gh10x",
-            Architecture::BlackwellGB10x => ".fwsignature_gb10x",
-            Architecture::BlackwellGB20x => ".fwsignature_gb20x",
-        }
-    }
-
+impl<'a> GspFirmware<'a> {
     /// Loads the GSP firmware binaries, map them into `dev`'s address-space, and creates the page
     /// tables expected by the GSP bootloader to load it.
-    pub(crate) fn new(
-        dev: &device::Device<device::Bound>,
-        chipset: Chipset,
-        ver: &str,
-    ) -> Result<Self> {
-        let firmware = super::request_firmware(dev, chipset, "gsp", ver)?;
+    pub(crate) fn new(dev: &'a device::Device<device::Bound>, chipset: Chipset) -> Result<Self> {
+        let firmware = request_tlv(dev, chipset, "gsp")?;
+        let tlv = Tlv::new(firmware.data())?;
+        dev_dbg!(dev, "loaded gsp firmware v{}\n", tlv.get_string(b"VERS")?);
 
-        let fw_section = elf::elf_section(firmware.data(), ".fwimage").ok_or(EINVAL)?;
+        let size = usize::from_safe_cast(tlv.get_u32(b"SIZE")?);
+        let mut fw_vvec = VVec::zeroed(size, GFP_KERNEL).map_err(|_| ENOMEM)?;
 
-        let size = fw_section.len();
+        let chip_name = chipset.name();
+        let file = tlv.get_string(b"FILE")?;
+        let filename = CString::try_from_fmt(fmt!("nvidia/{chip_name}/gsp/{file}"))?;
+        firmware::request_into_buf(&filename, dev, fw_vvec.as_mut_slice())?;
 
-        // Move the firmware into a vmalloc'd vector and map it into the device address space.
-        let mut fw_vvec = VVec::with_capacity(size, GFP_KERNEL)?;
-        fw_vvec.extend_from_slice(fw_section, GFP_KERNEL)?;
-        let fw = SgTable::new_mapped(dev, fw_vvec, DataDirection::ToDevice, GFP_KERNEL)?;
+        let signatures = Coherent::from_slice(dev, tlv.get_bytes(b"SIGN")?, GFP_KERNEL)?;
+
+        // Map the firmware into the device address space.
+        let fw = SgTable::new_mapped_bound(dev, fw_vvec, DataDirection::ToDevice, GFP_KERNEL)?;
 
         // Map the firmware onto the level 2 page table, and map it into the device address space.
-        let level2 =
-            SgTable::new_mapped(dev, map_into_lvl(&fw)?, DataDirection::ToDevice, GFP_KERNEL)?;
+        let level2 = SgTable::new_mapped_bound(
+            dev,
+            map_into_lvl(&fw)?,
+            DataDirection::ToDevice,
+            GFP_KERNEL,
+        )?;
 
         // Map the level 2 page table onto the level 1 page table, and map it into the device
         // address space.
-        let level1 = SgTable::new_mapped(
+        let level1 = SgTable::new_mapped_bound(
             dev,
             map_into_lvl(&level2)?,
             DataDirection::ToDevice,
@@ -108,16 +105,8 @@ impl GspFirmware {
             CoherentBox::<[u64]>::zeroed_slice(dev, GSP_PAGE_SIZE / size_of::<u64>(), GFP_KERNEL)?;
         level0[0] = level1_entry_addr.to_le();
 
-        let signatures = {
-            let sigs_section = Self::find_gsp_sigs_section(chipset);
-
-            elf::elf_section(firmware.data(), sigs_section)
-                .ok_or(EINVAL)
-                .and_then(|data| Coherent::from_slice(dev, data, GFP_KERNEL))?
-        };
-
         let bootloader = {
-            let bl = super::request_firmware(dev, chipset, "bootloader", ver)?;
+            let bl = request_tlv(dev, chipset, "gsp_bootloader")?;
 
             RiscvFirmware::new(dev, &bl)?
         };
@@ -133,9 +122,9 @@ impl GspFirmware {
         })
     }
 
-    /// Returns the DMA handle of the radix3 level 0 page table.
-    pub(crate) fn radix3_dma_handle(&self) -> DmaAddress {
-        self.level0.dma_handle()
+    /// Returns the DMA address of the radix3 level 0 page table.
+    pub(crate) fn radix3_dma_address(&self) -> DmaAddress {
+        self.level0.dma_address()
     }
 }
 
