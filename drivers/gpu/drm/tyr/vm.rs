@@ -640,37 +640,41 @@ impl<'drm> DriverGpuVm for GpuVmData<'drm> {
             }
         };
 
-        // The DMA segments of the GEM range: the table's, clipped to `gem_offset..gem_range_end`.
-        let table = SgTable::try_from(sgt)?;
-        let window = match table.dma_window(usize::try_from(gem_offset)?, op.length().try_into()?) {
-            Ok(window) => window,
-            Err(e) if e == ERANGE => {
-                // CAST: A table's size in bytes fits in `u64`.
-                let mapped_end = u64::max(table.size() as u64, gem_offset);
-                dev_err!(
-                    context.dev,
-                    "SG table is too small for requested mapping: {} bytes remain",
-                    gem_range_end - mapped_end
-                );
-                return Err(EINVAL);
-            }
-            Err(e) => return Err(e),
-        };
-
-        for segment in window {
-            // Expressly convert to u64 to work with arm 32-bit builds.
-            #[allow(clippy::useless_conversion)]
-            let paddr = u64::from(segment.dma_address());
-            let len = u64::from(segment.dma_len());
-
-            match pt_map(context.dev, context.pt, iova, paddr, len, prot) {
-                Ok(segment_mapped) => iova += segment_mapped,
-                Err(e) => {
-                    // clean up any successful mappings from previous segments.
-                    if iova > start_iova {
-                        let _ = pt_unmap(context.dev, context.pt, start_iova..iova);
+        // Map the DMA segments of the GEM range: the table's, clipped to the range. The table
+        // view borrows `op`'s object, so it goes before `op` is consumed below.
+        {
+            let table = SgTable::try_from(sgt)?;
+            let window =
+                match table.dma_window(usize::try_from(gem_offset)?, op.length().try_into()?) {
+                    Ok(window) => window,
+                    Err(e) if e == ERANGE => {
+                        // CAST: A table's size in bytes fits in `u64`.
+                        let mapped_end = u64::max(table.size() as u64, gem_offset);
+                        dev_err!(
+                            context.dev,
+                            "SG table is too small for requested mapping: {} bytes remain",
+                            gem_range_end - mapped_end
+                        );
+                        return Err(EINVAL);
                     }
-                    return Err(e);
+                    Err(e) => return Err(e),
+                };
+
+            for segment in window {
+                // Expressly convert to u64 to work with arm 32-bit builds.
+                #[allow(clippy::useless_conversion)]
+                let paddr = u64::from(segment.dma_address());
+                let len = u64::from(segment.dma_len());
+
+                match pt_map(context.dev, context.pt, iova, paddr, len, prot) {
+                    Ok(segment_mapped) => iova += segment_mapped,
+                    Err(e) => {
+                        // clean up any successful mappings from previous segments.
+                        if iova > start_iova {
+                            let _ = pt_unmap(context.dev, context.pt, start_iova..iova);
+                        }
+                        return Err(e);
+                    }
                 }
             }
         }
