@@ -86,7 +86,7 @@ impl Limits {
 
     /// A maximum segment and a boundary mask.
     #[inline]
-    pub(super) fn new(max_segment: u32, boundary: c_ulong) -> Self {
+    fn new(max_segment: u32, boundary: c_ulong) -> Self {
         // CAST: `unsigned long` fits in `u64` on every architecture Linux supports.
         let boundary = boundary as u64;
         // INVARIANT: C's check is `(start ^ end) & ~mask`, and `dma_set_seg_boundary()` takes any

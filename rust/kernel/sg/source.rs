@@ -328,18 +328,23 @@ impl OwnedSgt {
                 {
                     run.len += len
                 }
-                // A piece of a page across a boundary (a bus offset that is not a multiple of
-                // the boundary) fits in no entry.
-                _ if !fits(page_phys(page) + offset as u64, len) => return Err(EINVAL),
-                _ => runs.push(
-                    Run {
-                        page,
-                        phys: page_phys(page),
-                        offset,
-                        len,
-                    },
-                    flags,
-                )?,
+                _ => {
+                    let phys = page_phys(page);
+                    // A piece of a page across a boundary (a bus offset that is not a multiple
+                    // of the boundary) fits in no entry.
+                    if !fits(phys + offset as u64, len) {
+                        return Err(EINVAL);
+                    }
+                    runs.push(
+                        Run {
+                            page,
+                            phys,
+                            offset,
+                            len,
+                        },
+                        flags,
+                    )?
+                }
             }
             offset = 0;
         }
