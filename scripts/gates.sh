@@ -7,7 +7,7 @@
 . "$(dirname "$0")/toolchain.sh"
 
 # Ours, and the upstream users the series converts.
-OURS='rust/kernel/sg|samples/rust/rust_sg|samples/rust/rust_dma|drivers/gpu/nova-core/(firmware/gsp|fb|gsp/hal|gsp/fw)|drivers/gpu/drm/tyr/vm'
+OURS='rust/kernel/sg|samples/rust/rust_sg|samples/rust/rust_dma|drivers/gpu/nova-core/(firmware/gsp|fb|gsp/hal|gsp/fw)|drivers/gpu/drm/tyr/vm|rust/kernel/drm/gem/shmem'
 DOCS='Documentation/rust/sg'
 
 # check NAME LOG: fails if LOG has a warning or error pointing at our files.

@@ -26,7 +26,8 @@ NEW_FILES = ["rust/kernel", "rust/helpers", "samples/rust", "Documentation/rust"
 # file only if the tree holds the version it converts (SHA-1 of the pinned 7.3's), or our own
 # earlier copy; a tree with another version keeps its file, with a note. nova-core's GSP
 # firmware gains a lifetime (its tables are mapped for the binding), which five files spell;
-# Tyr maps a GEM range through a DMA window (built in the arm64 kernel only).
+# Tyr maps a GEM range through a DMA window (built in the arm64 kernel only); GEM shmem's
+# KUnit tests gain sg_table()'s success path.
 CONVERTED = {
     "samples/rust/rust_dma.rs": "63f6ec046c68a70b079e0fa7bf31fe1edb4a4ffa",
     "drivers/gpu/nova-core/firmware/gsp.rs": "6aa38ce8c8af07360147bb2b7adb7a529ba22cb0",
@@ -36,6 +37,7 @@ CONVERTED = {
     "drivers/gpu/nova-core/gsp/hal/tu102.rs": "6d6cbe609a7fdd6b529d8b6146e90c227a249f06",
     "drivers/gpu/nova-core/gsp/fw.rs": "6141e5723938f32fac4aa1d01da372ba707a02d0",
     "drivers/gpu/drm/tyr/vm.rs": "e6b0aa8fe2fa04831b33c8262cde5e0a11d1c3df",
+    "rust/kernel/drm/gem/shmem.rs": "7e463b9c18bb01a9a54ac77abf4b9d08c865f842",
 }
 
 
@@ -55,8 +57,10 @@ EDITS = [
     ("rust/helpers/page.c", "end", None),
     ("rust/helpers/scatterlist.c", "end", None),
     ("rust/helpers/task.c", "end", None),
+    ("rust/helpers/dma.c#shmem", "end", None),
     ("rust/kernel/Kconfig.test", "before-last", r"endif"),
     ("rust/kernel/Kconfig.test#bench", "before-last", r"endif"),
+    ("rust/kernel/Kconfig.test#shmem", "before-last", r"endif"),
     ("rust/helpers/helpers.c#bench", "after", r'#include "scatterlist.c"'),
     ("rust/kernel/lib.rs#bench", "after", r"pub mod sg;"),
     ("samples/rust/Kconfig", "before", r"config SAMPLE_RUST_DEBUGFS"),
