@@ -14,11 +14,30 @@ if [ "$KARCH" = arm64 ]; then MAKE_OPTS+=(LLVM=-19); fi
 kmake() { make -s -C "$KDIR" ARCH="$KARCH" -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
 
 # kunit_build DIR [KUNIT.PY-ARGS...]: kunit.py build ($KARCH) into DIR with the toolchain, from
-# .kunitconfig, the architecture's fragment and the fragments given.
+# .kunitconfig, the architecture's fragment and the fragments given. kunit.py hides make's
+# output, so a line every 30 s says how far the build is (see `progress`).
 kunit_build() {
-	local dir=$1
+	local dir=$1 ticker rc=0
 	shift
+	progress "$dir" &
+	ticker=$!
 	python3 "$KDIR/tools/testing/kunit/kunit.py" build --arch="$KARCH" --build_dir="$dir" \
 		--jobs="$JOBS" "${MAKE_OPTS[@]/#/--make_options=}" --kunitconfig="$REPO/.kunitconfig" \
-		--kunitconfig="$REPO/configs/$KARCH.config" "$@"
+		--kunitconfig="$REPO/configs/$KARCH.config" "$@" || rc=$?
+	kill "$ticker" 2>/dev/null
+	wait "$ticker" 2>/dev/null
+	return "$rc"
+}
+
+# progress DIR: every 30 s while this script runs, the time since the start, how many objects
+# were built in DIR meanwhile and the newest one.
+progress() {
+	local dir=$1 t0=$SECONDS start=$1/.progress-start newest
+	mkdir -p "$dir" && touch "$start"
+	while kill -0 $$ 2>/dev/null && sleep 30; do
+		newest=$(find "$dir" -name '*.o' -newer "$start" -printf '%T@ %P\n' 2>/dev/null | sort -n)
+		printf '    %d min %02d s: %d objects built, last %s\n' $(((SECONDS - t0) / 60)) \
+			$(((SECONDS - t0) % 60)) "$(printf '%s' "$newest" | grep -c .)" \
+			"$(printf '%s' "$newest" | tail -1 | cut -d' ' -f2)"
+	done
 }

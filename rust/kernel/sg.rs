@@ -12,12 +12,11 @@
 //! of different origins in one plain field (say a `KVec<SgTable<'static>>`), without generics or
 //! pinning. A table has
 //!
-//! - a source: a table someone else made and keeps valid (C code, another subsystem), wrapped
-//!   with the `unsafe` [`SgTable::from_raw_mapped`] (borrowed for a lifetime) or
-//!   [`SgTable::from_owner_mapped`] (keeping an owner that keeps the table), a view of a table
-//!   shared through an `Arc` ([`SgTable::share`]), or one we allocate
-//!   over memory we own (e.g. a [`VVec`](crate::alloc::VVec) firmware image, with the safe
-//!   [`SgTable::new`]);
+//! - a source: a table someone else made and keeps valid (C code, another subsystem), borrowed
+//!   on [`Terms`] its owner promises with the `unsafe` [`SgTable::from_raw`] (for a lifetime)
+//!   or [`SgTable::from_owner`] (keeping an owner that keeps the table), a view of a table
+//!   shared through an `Arc` ([`SgTable::share`]), or one we allocate over memory we own (e.g.
+//!   a [`VVec`](crate::alloc::VVec) firmware image, with the safe [`SgTable::new`]);
 //! - a [`State`]: [`State::Unmapped`], [`State::Borrowed`] (mapped by its owner) or
 //!   [`State::Managed`] (mapped by us, for one device and direction).
 //!
@@ -33,9 +32,9 @@
 //!
 //! The module exists where the kernel has a DMA API (`CONFIG_HAS_DMA`): not on UML.
 //!
-//! The CPU may read a table ([`SgTable::cpu_iter`], [`SgTable::read_at`]) unless it was wrapped
-//! as DMA-only ([`SgTable::from_raw_dma_only`]: peer-to-peer or VRAM segments without CPU
-//! memory), and write only memory we own ([`SgTable::write_at`]). Owned tables are built only
+//! The CPU may read a table ([`SgTable::cpu_iter`], [`SgTable::read_at`]) unless it was borrowed
+//! on [`Terms::DmaOnly`] (peer-to-peer or VRAM segments without CPU memory), and write only
+//! memory we own or that was lent to us whole ([`SgTable::write_at`]). Owned tables are built only
 //! over [`Pages`]: memory whose every byte pattern is a valid value, without padding.
 //!
 //! This is an alternative to [`kernel::scatterlist`](crate::scatterlist), whose type states make
@@ -43,6 +42,7 @@
 //! takes an upstream table in (without `unsafe`), and [`SgTable::as_scatterlist`] lends a mapped
 //! one out.
 
+mod borrowed;
 mod interop;
 mod iter;
 mod limits;
@@ -51,6 +51,7 @@ mod state;
 mod table;
 
 pub use self::{
+    borrowed::Terms,
     iter::{
         CpuIter,
         CpuSegment,

@@ -8,7 +8,7 @@
 //! `SGTable<Owned<P>>`). [`SgTable::try_from`] takes one in, safely, as an `SgTable<'a>` in
 //! [`State::Borrowed`](super::State::Borrowed): DMA iteration works; `map`, `unmap` and the
 //! syncs are refused, as for any table its owner mapped; the CPU view is refused too, since
-//! upstream does not vouch for the pages ([`SgTable::from_raw_dma_only`]).
+//! upstream does not vouch for the pages (as on [`Terms::DmaOnly`](super::Terms::DmaOnly)).
 //! [`SgTable::as_scatterlist`] lends a mapped `SgTable` to an API that takes `&SGTable`.
 //!
 //! What each side guarantees: a `&'a SGTable` promises a valid `struct sg_table` that nobody

@@ -4,66 +4,7 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 //!
-//! The whole state machine is the table below; each cell is one arm of a `match` in this file,
-//! and Documentation/rust/sg.rst draws the same machine. "Owned" is a table an
-//! [`SgTable`](super::SgTable) allocated itself ([`Source::Owned`]); "borrowed" one someone
-//! else made ([`Source::Borrowed`]); "lent" one someone else made and lent to us whole, to map
-//! ([`SgTable::from_owner_mappable`](super::SgTable::from_owner_mappable)). Every cell that is
-//! not `Ok` returns the error shown and leaves the state as it was. A cell naming a state is a
-//! transition to it. "Told" is a table its owner mapped and told us the device and direction of,
-//! "shared" a view of a mapped table shared through an `Arc`
-//! ([`SgTable::share`](super::SgTable::share)): both hold an [`OwnerMapping`], so that we may
-//! sync them.
-//!
-//! | state \ operation           | `map`     | `unmap`    | DMA iteration | syncs    |
-//! |-----------------------------|-----------|------------|---------------|----------|
-//! | `Unmapped`, owned           | `Managed` | `EINVAL`   | `EINVAL`      | `EINVAL` |
-//! | `Unmapped`, borrowed        | `EINVAL`  | `EINVAL`   | `EINVAL`      | `EINVAL` |
-//! | `Unmapped`, lent            | `Managed` | `EINVAL`   | `EINVAL`      | `EINVAL` |
-//! | [`State::Borrowed`]         | `EINVAL`  | `EINVAL`   | `Ok`          | `EINVAL` |
-//! | `Borrowed`, told            | `EINVAL`  | `EINVAL`   | `Ok`          | `Ok`     |
-//! | `Borrowed`, shared          | `EINVAL`  | `EINVAL`   | `Ok`          | `Ok`     |
-//! | `Borrowed`, shared, revoked | `EINVAL`  | `EINVAL`   | `ENODEV`      | `ENODEV` |
-//! | [`State::Managed`]          | `EINVAL`  | `Unmapped` | `Ok`          | `Ok`     |
-//! | `Managed`, revoked          | `Managed` | `Unmapped` | `ENODEV`      | `ENODEV` |
-//!
-//! `map` is either of the two kinds of [`Mapping`]: a devres mapping
-//! ([`SgTable::map`](super::SgTable::map)) or a lifetime-bound one
-//! ([`SgTable::map_bound`](super::SgTable::map_bound)); both lead to `Managed`, where the table
-//! behaves the same. Only a devres mapping can be revoked (by unbinding its device while the
-//! table lives on). A lifetime-bound one lasts as long as the table, which the borrow checker
-//! keeps inside the binding; but a table that safe code leaks (`core::mem::forget()`,
-//! `KBox::leak()`) keeps its mapping for good, with its pages (memory stays safe; its bounce
-//! slots or IOVAs stay taken, and DMA-API debug reports the mapping at unbind).
-//!
-//! The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
-//! `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
-//! column is `State::map()` (with the source's part, owned or borrowed, in
-//! `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration (and DMA windows)
-//! `State::check_dma()` and the syncs (whole or of a range) `State::sync()` and
-//! `State::sync_range()`. Out of the table: a window or range outside the
-//! table returns `ERANGE`.
-//!
-//! `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
-//! it does not accept, and for a table whose entries break the device's segment limits (see
-//! `limits.rs`). A table built for no device has an entry per page, which every device that
-//! takes a page per segment accepts. A device without a DMA mask gets `EIO` before the DMA API
-//! is called. A failed mapping (`ENOMEM`, or the DMA API's error) leaves the table `Unmapped`;
-//! so does any failed `map` of a revoked table past the argument checks, since it drops the
-//! dead mapping first.
-//!
-//! CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
-//! table unmaps it (unless unbinding the device already did) before the table is freed.
-//!
-//! Calls that may sleep say so, and call [`might_sleep`]: a devres `map` (the [`Devres`] is
-//! allocated with `GFP_KERNEL`), the `unmap` or drop of a devres mapping, and any `map` of a
-//! table whose devres mapping was revoked (they wait for an unbinding that is revoking the
-//! mapping). Mapping, syncing and unmapping a lifetime-bound mapping otherwise allocate nothing
-//! and wait for nothing: they are as atomic as the DMA API calls themselves. Freeing memory may
-//! sleep, whatever the state: dropping a table over a `VVec` or `VBox` (`vfree()`).
-//!
-//! [`Source::Owned`]: super::source::Source::Owned
-//! [`Source::Borrowed`]: super::source::Source::Borrowed
+//! The state machine is documented on [`State`], where rustdoc shows it.
 
 use super::{
     iter::{
@@ -219,13 +160,13 @@ unsafe fn sync_pieces(
 }
 
 /// What we know of a mapping someone else made, so that we may sync the table: the device and
-/// direction its owner told us ([`SgTable::from_raw_mapped_for`]), or the [`SgTable`] whose
+/// direction it was mapped for ([`Terms::MappedFor`]), or the [`SgTable`] whose
 /// mapping it is, shared with us ([`SgTable::share`]).
 ///
 /// [`SgTable`]: super::SgTable
-/// [`SgTable::from_raw_mapped_for`]: super::SgTable::from_raw_mapped_for
+/// [`Terms::MappedFor`]: super::Terms::MappedFor
 /// [`SgTable::share`]: super::SgTable::share
-pub struct OwnerMapping(Lender);
+pub struct OwnerMapping(Known);
 
 /// The two kinds of [`OwnerMapping`].
 ///
@@ -236,8 +177,8 @@ pub struct OwnerMapping(Lender);
 /// - `Shared`: the table is that of `table`, whose state is [`State::Managed`]; it stays so
 ///   while shared (changing it needs `&mut`), revoked or not.
 #[derive(Clone)]
-enum Lender {
-    Told {
+enum Known {
+    MappedFor {
         dev: ARef<Device>,
         dir: DataDirection,
     },
@@ -254,12 +195,12 @@ impl OwnerMapping {
     /// # Safety
     ///
     /// The table this is kept with is mapped for `dev` and `dir` while it is kept.
-    pub(super) unsafe fn told(dev: &Device, dir: DataDirection) -> Result<Self> {
+    pub(super) unsafe fn mapped_for(dev: &Device, dir: DataDirection) -> Result<Self> {
         if dir == DataDirection::None {
             return Err(EINVAL);
         }
         // INVARIANT: By the safety requirements; `dir` is not `None` (checked).
-        Ok(Self(Lender::Told {
+        Ok(Self(Known::MappedFor {
             dev: dev.into(),
             dir,
         }))
@@ -271,7 +212,7 @@ impl OwnerMapping {
     pub(super) fn shared(table: &Arc<SgTable<'static>>) -> Option<Self> {
         match table.state() {
             // INVARIANT: The state is `Managed`, and `&` keeps it so.
-            State::Managed(_) => Some(Self(Lender::Shared(table.clone()))),
+            State::Managed(_) => Some(Self(Known::Shared(table.clone()))),
             // INVARIANT: The view has the table of `table`, which the view keeps: mapped as
             // `owner` says for as long.
             State::Borrowed(Some(owner)) => Some(Self(owner.0.clone())),
@@ -283,8 +224,8 @@ impl OwnerMapping {
     #[inline]
     fn direction(&self) -> Option<DataDirection> {
         match &self.0 {
-            Lender::Told { dir, .. } => Some(*dir),
-            Lender::Shared(table) => table.direction(),
+            Known::MappedFor { dir, .. } => Some(*dir),
+            Known::Shared(table) => table.direction(),
         }
     }
 }
@@ -293,12 +234,12 @@ impl core::fmt::Debug for OwnerMapping {
     /// The device by name and the direction, or the state of the table shared with us.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match &self.0 {
-            Lender::Told { dev, dir } => f
+            Known::MappedFor { dev, dir } => f
                 .debug_struct("OwnerMapping")
                 .field("device", &dev.name())
                 .field("direction", dir)
                 .finish(),
-            Lender::Shared(table) => f.debug_tuple("Shared").field(table.state()).finish(),
+            Known::Shared(table) => f.debug_tuple("Shared").field(table.state()).finish(),
         }
     }
 }
@@ -313,12 +254,71 @@ fn raw_attrs(attrs: u32) -> c_ulong {
 /// The mapping state of an [`SgTable`](super::SgTable).
 ///
 /// `'a` is the lifetime of the table: a lifetime-bound mapping holds its device for `'a`.
+///
+/// The whole state machine is the table below; each cell is one arm of a `match` in the
+/// module of this type, and Documentation/rust/sg.rst draws the same machine. "Owned" is a
+/// table an [`SgTable`](super::SgTable) allocated itself; "borrowed" one someone else made,
+/// borrowed on the [`Terms`](super::Terms) named (`Unmapped` or `Mappable`: lent to us whole,
+/// to map); "mapped for" one borrowed on [`Terms::MappedFor`](super::Terms::MappedFor), and
+/// "shared" a view of a mapped table shared through an `Arc`
+/// ([`SgTable::share`](super::SgTable::share)): both hold an [`OwnerMapping`], so that we may
+/// sync them. Every cell that is not `Ok` returns the error shown and leaves the state as it
+/// was. A cell naming a state is a transition to it.
+///
+/// | state \ operation             | `map`     | `unmap`    | DMA iteration | syncs    |
+/// |-------------------------------|-----------|------------|---------------|----------|
+/// | `Unmapped`, owned             | `Managed` | `EINVAL`   | `EINVAL`      | `EINVAL` |
+/// | `Unmapped`, borrowed          | `EINVAL`  | `EINVAL`   | `EINVAL`      | `EINVAL` |
+/// | `Unmapped`, mappable          | `Managed` | `EINVAL`   | `EINVAL`      | `EINVAL` |
+/// | [`State::Borrowed`]           | `EINVAL`  | `EINVAL`   | `Ok`          | `EINVAL` |
+/// | `Borrowed`, mapped for        | `EINVAL`  | `EINVAL`   | `Ok`          | `Ok`     |
+/// | `Borrowed`, shared            | `EINVAL`  | `EINVAL`   | `Ok`          | `Ok`     |
+/// | `Borrowed`, shared, revoked   | `EINVAL`  | `EINVAL`   | `ENODEV`      | `ENODEV` |
+/// | [`State::Managed`]            | `EINVAL`  | `Unmapped` | `Ok`          | `Ok`     |
+/// | `Managed`, revoked            | `Managed` | `Unmapped` | `ENODEV`      | `ENODEV` |
+///
+/// `map` is either of the two kinds of [`Mapping`]: a devres mapping
+/// ([`SgTable::map`](super::SgTable::map)) or a lifetime-bound one
+/// ([`SgTable::map_bound`](super::SgTable::map_bound)); both lead to `Managed`, where the table
+/// behaves the same. Only a devres mapping can be revoked (by unbinding its device while the
+/// table lives on). A lifetime-bound one lasts as long as the table, which the borrow checker
+/// keeps inside the binding; but a table that safe code leaks (`core::mem::forget()`,
+/// `KBox::leak()`) keeps its mapping for good, with its pages (memory stays safe; its bounce
+/// slots or IOVAs stay taken, and DMA-API debug reports the mapping at unbind).
+///
+/// The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
+/// `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
+/// column is `State::map()` (with the source's part, owned or borrowed, in
+/// `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration (and DMA windows)
+/// `State::check_dma()` and the syncs (whole or of a range) `State::sync()` and
+/// `State::sync_range()`. Out of the table: a window or range outside the
+/// table returns `ERANGE`.
+///
+/// `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
+/// it does not accept, and for a table whose entries break the device's segment limits (see
+/// `limits.rs`). A table built for no device has an entry per page, which every device that
+/// takes a page per segment accepts. A device without a DMA mask gets `EIO` before the DMA API
+/// is called. A failed mapping (`ENOMEM`, or the DMA API's error) leaves the table `Unmapped`;
+/// so does any failed `map` of a revoked table past the argument checks, since it drops the
+/// dead mapping first.
+///
+/// CPU iteration is allowed in every state, for tables with a CPU view. Dropping a `Managed`
+/// table unmaps it (unless unbinding the device already did) before the table is freed.
+///
+/// Calls that may sleep say so, and call [`might_sleep`]: a devres `map` (the [`Devres`] is
+/// allocated with `GFP_KERNEL`), the `unmap` or drop of a devres mapping, and any `map` of a
+/// table whose devres mapping was revoked (they wait for an unbinding that is revoking the
+/// mapping). Mapping, syncing and unmapping a lifetime-bound mapping otherwise allocate nothing
+/// and wait for nothing: they are as atomic as the DMA API calls themselves. Freeing memory may
+/// sleep, whatever the state: dropping a table over a `VVec` or `VBox` (`vfree()`).
+///
+/// [`Devres`]: crate::devres::Devres
 pub enum State<'a> {
     /// Not mapped for DMA: only CPU iteration is possible.
     Unmapped,
     /// Mapped for DMA by the table's owner, not by us: DMA iteration is possible, unmapping stays
-    /// the owner's business, and so does syncing unless the owner told us the device and the
-    /// direction of its mapping (the [`OwnerMapping`]). A view of a table shared with us
+    /// the owner's business, and so does syncing unless we know the device and the direction of
+    /// its mapping (the [`OwnerMapping`]). A view of a table shared with us
     /// ([`SgTable::share`](super::SgTable::share)) is mapped as long as that table's devres
     /// mapping lasts: after unbinding, its DMA iteration and syncs return `ENODEV`.
     Borrowed(Option<OwnerMapping>),
@@ -428,7 +428,7 @@ impl<'a> State<'a> {
     #[inline]
     pub(super) fn check_dma(&self) -> Result {
         match self {
-            State::Borrowed(Some(OwnerMapping(Lender::Shared(table)))) => table.state().check_dma(),
+            State::Borrowed(Some(OwnerMapping(Known::Shared(table)))) => table.state().check_dma(),
             State::Borrowed(_) => Ok(()),
             State::Managed(mapping) if mapping.is_live() => Ok(()),
             State::Managed(_) => Err(ENODEV),
@@ -468,8 +468,8 @@ impl<'a> State<'a> {
                 dir,
                 ..
             }) => return devres_with_device(dma, *dir, f),
-            State::Borrowed(Some(OwnerMapping(Lender::Told { dev, dir }))) => (dev, *dir),
-            State::Borrowed(Some(OwnerMapping(Lender::Shared(table)))) => {
+            State::Borrowed(Some(OwnerMapping(Known::MappedFor { dev, dir }))) => (dev, *dir),
+            State::Borrowed(Some(OwnerMapping(Known::Shared(table)))) => {
                 return shared_with_mapping(table, f)
             }
             State::Unmapped | State::Borrowed(None) => return Err(EINVAL),

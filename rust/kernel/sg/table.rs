@@ -23,7 +23,6 @@ use super::{
     },
     state::{
         Keep,
-        OwnerMapping,
         State,
         SyncFor, //
     },
@@ -40,7 +39,6 @@ use crate::{
         DataDirection, //
     },
     prelude::*,
-    sync::Arc,
     task::might_sleep,
 };
 use core::ptr::NonNull;
@@ -150,124 +148,17 @@ impl Drop for SgTable<'_> {
 }
 
 impl<'a> SgTable<'a> {
-    /// Wraps a `struct sg_table` that someone else allocated, not mapped for DMA, whose entries
-    /// are CPU memory.
-    ///
-    /// The table starts [`State::Unmapped`]; the CPU may read it, but not write or map it (it
-    /// is not ours). Dropping it frees nothing.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if `sgt` is NULL or an entry has no page.
-    ///
-    /// # Safety
-    ///
-    /// For `'a`:
-    ///
-    /// - `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
-    ///   changes, maps or frees;
-    /// - each of its `orig_nents` entries has a `struct page` of memory the kernel maps (not I/O
-    ///   or device-private memory), valid, with consecutive `struct page`s, for the entry's
-    ///   `offset + length` bytes. The contents may change (a device or C code may write them),
-    ///   but no Rust reference to that memory lives meanwhile.
-    pub unsafe fn from_raw(sgt: *mut bindings::sg_table) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Unmapped, Access::Cpu) }
-    }
-
-    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
-    /// entries are CPU memory.
-    ///
-    /// The table starts [`State::Borrowed`]: both iterations and [`SgTable::read_at`] work,
-    /// while unmapping and syncing stay the owner's business.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_raw`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`SgTable::from_raw`], and the table stays mapped for DMA for `'a`, with `nents`
-    /// holding the number of DMA segments (as `dma_map_sgtable()` sets it). A table an
-    /// [`SgTable`] mapped with [`SgTable::map`] qualifies only while its device stays bound:
-    /// unbinding unmaps it. To share such a table, use [`SgTable::share`].
-    pub unsafe fn from_raw_mapped(sgt: *mut bindings::sg_table) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::Cpu) }
-    }
-
-    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, whose entries are
-    /// CPU memory, and whose owner tells us the device and direction of its mapping, so that we
-    /// may sync it: a GEM shmem object's table on a non-coherent SoC.
-    ///
-    /// As [`SgTable::from_raw_mapped`], and [`SgTable::sync_for_cpu`],
-    /// [`SgTable::sync_for_device`] and the range syncs work, with `dev` and `dir`; unmapping
-    /// stays the owner's business.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_raw`]; `EINVAL` for [`DataDirection::None`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`SgTable::from_raw_mapped`], and the table is mapped for `dev` and `dir` for
-    /// `'a`. Syncing it from `&self` may race the owner's own syncs, as in C: which of CPU and
-    /// device owns the memory meanwhile is the owner's protocol.
-    pub unsafe fn from_raw_mapped_for(
-        sgt: *mut bindings::sg_table,
-        dev: &Device,
-        dir: DataDirection,
-    ) -> Result<Self> {
-        // SAFETY: The table is mapped for `dev` and `dir` for `'a`, by the safety requirements.
-        let owner = unsafe { OwnerMapping::told(dev, dir) }?;
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed(Some(owner)), Access::Cpu) }
-    }
-
-    /// Wraps a `struct sg_table` that someone else allocated and mapped for DMA, and whose
-    /// entries may not be CPU memory: a dma-buf's peer-to-peer or VRAM segments.
-    ///
-    /// The table starts [`State::Borrowed`]: DMA iteration works; every CPU operation
-    /// ([`SgTable::cpu_iter`], [`SgTable::read_at`], [`SgTable::write_at`]) returns `EINVAL`
-    /// without touching an entry's page. [`SgTable::size`] counts the DMA segments.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if `sgt` is NULL.
-    ///
-    /// # Safety
-    ///
-    /// For `'a`, `sgt` points to an initialised `struct sg_table` that is mapped for DMA, with
-    /// `nents` DMA segments, and that stays valid, mapped and unchanged (nobody unmaps, changes
-    /// or frees it).
-    pub unsafe fn from_raw_dma_only(sgt: *mut bindings::sg_table) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
-    }
-
-    /// Wraps a table someone else made and lends us for `'a`, as one its owner mapped, without
-    /// CPU view.
-    ///
-    /// # Safety
-    ///
-    /// `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
-    /// changes for `'a`; whoever lends it answers for its mapping (see [`super::interop`]).
-    pub(super) unsafe fn borrowed_dma_view(sgt: NonNull<bindings::sg_table>) -> Result<Self> {
-        // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
-        // entries, which an initialised table has.
-        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed(None), Access::DmaOnly) }
-    }
-
     /// Wraps a table someone else made.
     ///
     /// # Safety
     ///
     /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
     /// mapped for as long if `state` is [`State::Borrowed`] (or for as long as its
-    /// [`OwnerMapping`] says, if it shares a table); its entries are CPU memory as
-    /// [`SgTable::from_raw`] requires unless `access` is [`Access::DmaOnly`]; it is lent to us
-    /// whole, as [`SgTable::from_owner_mappable`] requires, if `access` is [`Access::Map`].
-    unsafe fn foreign(
+    /// [`OwnerMapping`](super::OwnerMapping) says, if it shares a table); its entries are CPU
+    /// memory as [`Terms`](super::Terms) define it unless `access` is [`Access::DmaOnly`]; it is
+    /// lent to us whole, as [`Terms::Mappable`](super::Terms::Mappable) says, if `access` is
+    /// [`Access::Map`].
+    pub(super) unsafe fn foreign(
         sgt: *mut bindings::sg_table,
         owner: Option<KBox<dyn Send + Sync>>,
         state: State<'a>,
@@ -296,216 +187,6 @@ impl<'a> SgTable<'a> {
 }
 
 impl SgTable<'static> {
-    /// Keeps `owner`, which keeps a `struct sg_table` alive, and wraps that table, not mapped.
-    ///
-    /// This is [`SgTable::from_raw`] for a table whose owner can travel with it, so the result
-    /// is an `SgTable<'static>`. `table` is called once `owner` is in its final place (a box),
-    /// so the table may be inside `owner` itself. Dropping the result drops `owner`.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM` if `owner` cannot be boxed, or as for [`SgTable::from_raw`]; `owner` is
-    /// dropped then.
-    ///
-    /// # Safety
-    ///
-    /// The pointer `table` returns is as [`SgTable::from_raw`] requires, for as long as
-    /// `owner` lives and does not move: nobody changes, maps or frees the table meanwhile.
-    ///
-    /// An `ARef` of an object that can free its table while references to it remain does not
-    /// qualify: DRM GEM shmem, for one, frees its `sgt` and puts its pages when the object is
-    /// purged.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{page::PAGE_SIZE, sg::SgTable, sync::Arc};
-    ///
-    /// let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
-    /// buf.resize(PAGE_SIZE, 1, GFP_KERNEL)?;
-    /// let shared = Arc::new(SgTable::new(buf, GFP_KERNEL)?, GFP_KERNEL)?;
-    ///
-    /// // SAFETY: The `Arc` keeps the table alive, and nobody maps or changes it.
-    /// let view = unsafe { SgTable::from_owner(shared.clone(), |t| t.as_raw(), GFP_KERNEL) }?;
-    /// assert_eq!(view.size(), PAGE_SIZE);
-    /// assert_eq!(view.as_raw(), shared.as_raw());
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub unsafe fn from_owner<O: Send + Sync + 'static>(
-        owner: O,
-        table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        flags: Flags,
-    ) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Unmapped, Access::Cpu, flags) }
-    }
-
-    /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table.
-    ///
-    /// This is [`SgTable::from_raw_mapped`] for a table whose owner can travel with it.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_owner`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`SgTable::from_owner`], and the table stays mapped for DMA as long as `owner`
-    /// lives. An owner holding an [`SgTable`] mapped with [`SgTable::map`] does not qualify:
-    /// unbinding its device unmaps it while the owner lives. Use [`SgTable::share`].
-    pub unsafe fn from_owner_mapped<O: Send + Sync + 'static>(
-        owner: O,
-        table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        flags: Flags,
-    ) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Borrowed(None), Access::Cpu, flags) }
-    }
-
-    /// Keeps `owner`, which keeps a `struct sg_table` of CPU memory alive and lends it to us
-    /// whole, and wraps that table: a table `drm_prime_pages_to_sg()` made for a dma-buf
-    /// export, one `blk_rq_map_sg()` filled for a request, kept by the object that frees it.
-    ///
-    /// The table starts [`State::Unmapped`] and behaves as one we own for the state machine: we
-    /// may map it ([`SgTable::map`], [`SgTable::map_bound`]), sync and unmap it, and write its
-    /// memory ([`SgTable::write_at`]); dropping the result unmaps what we mapped, then drops
-    /// `owner`. If the result is leaked while mapped, `owner` is leaked with it, so the table
-    /// and its pages outlive the mapping. (There is no form without an owner: whether a table
-    /// is leaked is up to the safe code it is handed to, which a lender cannot promise for.)
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_owner`].
-    ///
-    /// # Safety
-    ///
-    /// The pointer `table` returns is as [`SgTable::from_raw`] requires, for as long as `owner`
-    /// lives and does not move, and the table and its memory are lent to us whole meanwhile: it
-    /// is not mapped now, and nobody else maps, unmaps or syncs it, or reads or writes its
-    /// memory. Its pages are memory a device may be handed: no page of another driver's device
-    /// memory.
-    pub unsafe fn from_owner_mappable<O: Send + Sync + 'static>(
-        owner: O,
-        table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        flags: Flags,
-    ) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Unmapped, Access::Map, flags) }
-    }
-
-    /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped for `dev` and `dir`, and
-    /// wraps that table as one we may sync, like [`SgTable::from_raw_mapped_for`].
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_owner`]; `EINVAL` for [`DataDirection::None`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`SgTable::from_owner_mapped`], and the table is mapped for `dev` and `dir` as long
-    /// as `owner` lives.
-    pub unsafe fn from_owner_mapped_for<O: Send + Sync + 'static>(
-        owner: O,
-        table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        dev: &Device,
-        dir: DataDirection,
-        flags: Flags,
-    ) -> Result<Self> {
-        // SAFETY: The table is mapped for `dev` and `dir` as long as `owner` lives, by the safety
-        // requirements.
-        let lender = unsafe { OwnerMapping::told(dev, dir) }?;
-        let state = State::Borrowed(Some(lender));
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, state, Access::Cpu, flags) }
-    }
-
-    /// Keeps `owner`, which keeps a `struct sg_table` alive and mapped, and wraps that table
-    /// as one without CPU view, like [`SgTable::from_raw_dma_only`].
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::from_owner`].
-    ///
-    /// # Safety
-    ///
-    /// The pointer `table` returns is as [`SgTable::from_raw_dma_only`] requires, for as long
-    /// as `owner` lives and does not move.
-    pub unsafe fn from_owner_dma_only<O: Send + Sync + 'static>(
-        owner: O,
-        table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        flags: Flags,
-    ) -> Result<Self> {
-        // SAFETY: By the safety requirements of this function.
-        unsafe { Self::owned_by(owner, table, State::Borrowed(None), Access::DmaOnly, flags) }
-    }
-
-    /// Returns a view of a table shared through an [`Arc`]: a second [`SgTable`] over the same
-    /// `struct sg_table`, for another part of the driver, that keeps the `Arc` and follows the
-    /// table's state. Its DMA iteration and syncs work while the shared table is mapped (by us,
-    /// or by its owner if it told us how), and return `ENODEV` once unbinding revoked the
-    /// shared table's devres mapping; it never maps, unmaps or writes the table. Sharing a view
-    /// shares the table it views. Dropping the last view of a table drops the table, which may
-    /// sleep as dropping the table would.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM` if the `Arc` cannot be boxed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use kernel::device::{Bound, Device};
-    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable, sync::Arc};
-    ///
-    /// # fn test(dev: &Device<Bound>) -> Result {
-    /// let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
-    /// buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
-    /// let table = SgTable::new_mapped(dev, buf, DataDirection::FromDevice, GFP_KERNEL)?;
-    /// let view = SgTable::share(Arc::new(table, GFP_KERNEL)?, GFP_KERNEL)?;
-    /// view.sync_for_cpu()?;
-    /// assert_eq!(view.direction(), Some(DataDirection::FromDevice));
-    /// # Ok::<(), Error>(()) }
-    /// ```
-    pub fn share(table: Arc<SgTable<'static>>, flags: Flags) -> Result<Self> {
-        let state = match table.state() {
-            State::Unmapped => State::Unmapped,
-            State::Borrowed(None) => State::Borrowed(None),
-            State::Borrowed(Some(_)) | State::Managed(_) => {
-                State::Borrowed(OwnerMapping::shared(&table))
-            }
-        };
-        let access = match table.source.cpu() {
-            Ok(_) => Access::Cpu,
-            Err(_) => Access::DmaOnly,
-        };
-        // SAFETY: The `Arc` keeps `table`, and so its `struct sg_table`, valid and where it is,
-        // and nobody changes it meanwhile: that needs `&mut`. Its entries are CPU memory unless
-        // `access` is `DmaOnly` (its source says). It is mapped as long if `state` is
-        // `Borrowed`: by its owner (`Borrowed(None)`, which the shared table's contract keeps for
-        // as long as it lives), or by its own mapping, which the view's checks follow.
-        unsafe { Self::owned_by(table, |t| t.as_raw(), state, access, flags) }
-    }
-
-    /// # Safety
-    ///
-    /// The pointer `table` returns is valid and unchanged as long as `owner` lives and does not
-    /// move, mapped as long if `state` is [`State::Borrowed`] (for as long as the state's
-    /// [`OwnerMapping`] says it is, if it shares a table), and CPU memory unless `access` is
-    /// [`Access::DmaOnly`].
-    unsafe fn owned_by<O: Send + Sync + 'static>(
-        owner: O,
-        table: impl FnOnce(&O) -> *mut bindings::sg_table,
-        state: State<'static>,
-        access: Access,
-        flags: Flags,
-    ) -> Result<Self> {
-        let owner = KBox::new(owner, flags)?;
-        // The box does not move its contents: a table inside `owner` stays where it is.
-        let sgt = table(&owner);
-        // SAFETY: `owner` is kept with the table, by the safety requirements.
-        unsafe { Self::foreign(sgt, Some(owner), state, access) }
-    }
-
     /// Builds an unmapped table over `pages`, which it keeps until it is dropped.
     ///
     /// Each page gets an entry of its own, whatever the physical layout, so that the table maps
@@ -873,7 +554,7 @@ impl<'a> SgTable<'a> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for a table without CPU view ([`SgTable::from_raw_dma_only`]).
+    /// `EINVAL` for a table without CPU view ([`Terms::DmaOnly`](super::Terms::DmaOnly)).
     #[inline]
     pub fn cpu_iter(&self) -> Result<CpuIter<'_>> {
         let sgt = self.source.cpu()?;
@@ -1077,7 +758,7 @@ impl<'a> SgTable<'a> {
     /// # Errors
     ///
     /// - `EINVAL` if the memory is not ours to write (a table someone else made, unless lent
-    ///   to us whole: [`SgTable::from_owner_mappable`]); nothing is copied.
+    ///   to us whole: [`Terms::Mappable`](super::Terms::Mappable)); nothing is copied.
     /// - `ERANGE` and `EIO` as for [`SgTable::read_at`].
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
         let sgt = self.source.writable()?;
@@ -1109,6 +790,12 @@ impl<'a> SgTable<'a> {
         c_long::try_from(offset).map_err(|_| ERANGE)
     }
 
+    /// Returns whether the CPU may read the table's memory (all but DMA-only tables).
+    #[inline]
+    pub(super) fn has_cpu_view(&self) -> bool {
+        self.source.cpu().is_ok()
+    }
+
     /// Returns the mapping state.
     #[inline]
     pub fn state(&self) -> &State<'a> {
@@ -1121,8 +808,8 @@ impl<'a> SgTable<'a> {
         self.state.is_mapped()
     }
 
-    /// Returns the direction of a mapping we made, or of the owner's if it told us
-    /// ([`SgTable::from_raw_mapped_for`]), or `None`.
+    /// Returns the direction of a mapping we made, or of the owner's if the table was borrowed
+    /// with it ([`Terms::MappedFor`](super::Terms::MappedFor)), or `None`.
     #[inline]
     pub fn direction(&self) -> Option<DataDirection> {
         self.state.direction()

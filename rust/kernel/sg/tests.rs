@@ -48,6 +48,7 @@ use crate::{
         Pages,
         SgTable,
         State, //
+        Terms,
     },
     sync::{
         aref::ARef,

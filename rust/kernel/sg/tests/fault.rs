@@ -235,8 +235,9 @@ mod kunit {
             owner.map(dev.bound(), DataDirection::ToDevice)?;
             // SAFETY: `owner` keeps its table alive and mapped (the device stays bound until
             // the end of the test), and nobody changes it.
-            let (res, injected) =
-                each.run(|| unsafe { SgTable::from_owner_mapped(owner, |o| o.as_raw(), flags) });
+            let (res, injected) = each.run(|| unsafe {
+                SgTable::from_owner(owner, |o| o.as_raw(), Terms::Mapped, flags)
+            });
             match res {
                 Ok(t) => assert_eq!(dma_bytes(&t), Ok(3 * PAGE_SIZE)),
                 Err(e) => {
@@ -253,7 +254,7 @@ mod kunit {
         assert!(each.failed >= 1);
         dev.unregister();
         pr_info!(
-            "rust_kernel_sg_fault: from_owner_mapped(){}: ENOMEM {} times, absorbed {}\n",
+            "rust_kernel_sg_fault: from_owner(){}: ENOMEM {} times, absorbed {}\n",
             armed(flags),
             each.failed,
             each.absorbed

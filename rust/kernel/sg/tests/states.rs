@@ -39,7 +39,7 @@ const ROWS: [Row; 10] = [
         make: |_| {
             let owner = owned(2)?;
             // SAFETY: The owner keeps its table, and nobody maps or changes it.
-            unsafe { SgTable::from_owner(owner, |o| o.as_raw(), GFP_KERNEL) }
+            unsafe { SgTable::from_owner(owner, |o| o.as_raw(), Terms::Unmapped, GFP_KERNEL) }
         },
         map: (Err(EINVAL), "unmapped"),
         unmap: (Err(EINVAL), "unmapped"),
@@ -47,12 +47,12 @@ const ROWS: [Row; 10] = [
         syncs: Err(EINVAL),
     },
     Row {
-        row: "Unmapped, lent",
+        row: "Unmapped, mappable",
         state: "unmapped",
         make: |_| {
             // SAFETY: The owner keeps its table and pages, lends them to us whole and touches
             // neither meanwhile.
-            unsafe { SgTable::from_owner_mappable(c_table(2)?, |c| c.as_raw(), GFP_KERNEL) }
+            unsafe { SgTable::from_owner(c_table(2)?, |c| c.as_raw(), Terms::Mappable, GFP_KERNEL) }
         },
         map: (Ok(()), "managed"),
         unmap: (Err(EINVAL), "unmapped"),
@@ -66,7 +66,7 @@ const ROWS: [Row; 10] = [
             let owner =
                 SgTable::new_mapped(dev, buffer(2, 0)?, DataDirection::ToDevice, GFP_KERNEL)?;
             // SAFETY: The owner keeps its table mapped (`dev` stays bound for the test).
-            unsafe { SgTable::from_owner_mapped(owner, |o| o.as_raw(), GFP_KERNEL) }
+            unsafe { SgTable::from_owner(owner, |o| o.as_raw(), Terms::Mapped, GFP_KERNEL) }
         },
         map: (Err(EINVAL), "borrowed"),
         unmap: (Err(EINVAL), "borrowed"),
@@ -74,7 +74,7 @@ const ROWS: [Row; 10] = [
         syncs: Err(EINVAL),
     },
     Row {
-        row: "Borrowed, told",
+        row: "Borrowed, mapped for",
         state: "borrowed",
         make: |dev| {
             let owner =
@@ -82,11 +82,10 @@ const ROWS: [Row; 10] = [
             // SAFETY: The owner keeps its table mapped for `dev` and `ToDevice` (`dev` stays
             // bound for the test).
             unsafe {
-                SgTable::from_owner_mapped_for(
+                SgTable::from_owner(
                     owner,
                     |o| o.as_raw(),
-                    dev,
-                    DataDirection::ToDevice,
+                    Terms::MappedFor(dev, DataDirection::ToDevice),
                     GFP_KERNEL,
                 )
             }
@@ -511,7 +510,7 @@ mod kunit {
         owner.write_at(5, &[5 ^ 2])?;
 
         // SAFETY: `owner` outlives `t`, and nobody maps or changes it while `t` lives.
-        let mut t = unsafe { SgTable::from_raw(owner.as_raw()) }?;
+        let mut t = unsafe { SgTable::from_raw(owner.as_raw(), Terms::Unmapped) }?;
         assert_eq!(t.as_raw(), owner.as_raw());
         assert_eq!(t.size(), size);
         assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
@@ -533,7 +532,7 @@ mod kunit {
         // The owner maps its table (like DRM GEM shmem) and lends it out mapped.
         owner.map(dev.bound(), DataDirection::Bidirectional)?;
         // SAFETY: `owner` outlives `t` and keeps the table mapped and unchanged meanwhile.
-        let mut t = unsafe { SgTable::from_raw_mapped(owner.as_raw()) }?;
+        let mut t = unsafe { SgTable::from_raw(owner.as_raw(), Terms::Mapped) }?;
         assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
         assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
         assert_eq!(t.unmap(), Err(EINVAL));
@@ -577,11 +576,11 @@ mod kunit {
             // Taking it as CPU memory is refused: its entries have no page.
             // SAFETY: The table is valid and "mapped" while the view lives, and nobody changes
             // it; the call must refuse it before touching an entry's page.
-            let refused = unsafe { SgTable::from_raw_mapped(sgt.get()) };
+            let refused = unsafe { SgTable::from_raw(sgt.get(), Terms::Mapped) };
             assert_eq!(refused.err(), Some(EINVAL));
 
             // SAFETY: As above.
-            let mut t = unsafe { SgTable::from_raw_dma_only(sgt.get()) }?;
+            let mut t = unsafe { SgTable::from_raw(sgt.get(), Terms::DmaOnly) }?;
             assert_eq!(t.size(), N as usize * 0x8000);
             assert_eq!(dma_matches_c(&t), Ok(N as usize * 0x8000));
             assert_eq!(t.cpu_iter().err(), Some(EINVAL));
@@ -603,7 +602,9 @@ mod kunit {
 
         let owner = Arc::new(SgTable::new(buffer(3, 3)?, GFP_KERNEL)?, GFP_KERNEL)?;
         // SAFETY: The `Arc` keeps the table alive, and nobody maps or changes it.
-        let mut t = unsafe { SgTable::from_owner(owner.clone(), |o| o.as_raw(), GFP_KERNEL) }?;
+        let mut t = unsafe {
+            SgTable::from_owner(owner.clone(), |o| o.as_raw(), Terms::Unmapped, GFP_KERNEL)
+        }?;
         assert_eq!(t.as_raw(), owner.as_raw());
         // The kept owner, not `owner`, now keeps the table alive.
         drop(owner);
@@ -620,7 +621,8 @@ mod kunit {
             GFP_KERNEL,
         )?;
         // SAFETY: The kept table stays alive and mapped (the device stays bound), unchanged.
-        let mut t = unsafe { SgTable::from_owner_mapped(mapped, |o| o.as_raw(), GFP_KERNEL) }?;
+        let mut t =
+            unsafe { SgTable::from_owner(mapped, |o| o.as_raw(), Terms::Mapped, GFP_KERNEL) }?;
         assert_eq!(ops(&t), expect(Ok(()), Err(EINVAL), size, "borrowed"));
         assert_eq!(t.map(dev.bound(), DataDirection::ToDevice), Err(EINVAL));
         assert_eq!(t.unmap(), Err(EINVAL));
@@ -638,29 +640,32 @@ mod kunit {
             GFP_KERNEL,
         )?;
         // SAFETY: As above.
-        let t = unsafe { SgTable::from_owner_dma_only(mapped, |o| o.as_raw(), GFP_KERNEL) }?;
+        let t = unsafe { SgTable::from_owner(mapped, |o| o.as_raw(), Terms::DmaOnly, GFP_KERNEL) }?;
         assert_eq!(ops(&t), dma_only());
         assert_eq!(t.size(), 2 * PAGE_SIZE);
 
         // SAFETY: A NULL table is refused, and the owner dropped.
-        let null = unsafe { SgTable::from_owner(0u8, |_| core::ptr::null_mut(), GFP_KERNEL) };
+        let null = unsafe {
+            SgTable::from_owner(0u8, |_| core::ptr::null_mut(), Terms::Unmapped, GFP_KERNEL)
+        };
         assert_eq!(null.err(), Some(EINVAL));
         Ok(())
     }
 
-    /// A table C made and lent to us whole, through every state with both kinds of mapping:
-    /// mapped, synced and unmapped as our own, its memory written, its entries checked against
-    /// the device's limits; dropping it unmaps and frees only its owner.
+    /// A table C made and lent to us whole (`Terms::Mappable`), through every state with both
+    /// kinds of mapping: mapped, synced and unmapped as our own, its memory written, its entries
+    /// checked against the device's limits; dropping it unmaps and frees only its owner.
     #[test]
     fn lent_tables_every_state() -> Result {
-        let dev = TestDevice::new(c"rust-sg-lent")?;
-        let tiny = TestDevice::with_parms(c"rust-sg-lent-tiny", &SUB_PAGE_SEGMENTS)?;
+        let dev = TestDevice::new(c"rust-sg-mappable")?;
+        let tiny = TestDevice::with_parms(c"rust-sg-mappable-tiny", &SUB_PAGE_SEGMENTS)?;
         let size = 4 * PAGE_SIZE;
         for kind in Kind::BOTH {
             // SAFETY: The owner keeps its table and pages, lends them to us whole and touches
             // neither meanwhile.
-            let mut t =
-                unsafe { SgTable::from_owner_mappable(c_table(4)?, |c| c.as_raw(), GFP_KERNEL) }?;
+            let mut t = unsafe {
+                SgTable::from_owner(c_table(4)?, |c| c.as_raw(), Terms::Mappable, GFP_KERNEL)
+            }?;
             assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
             // Ours to write.
             t.write_at(PAGE_SIZE, &[0x77])?;
@@ -690,10 +695,11 @@ mod kunit {
             kind.map(&mut t, dev.bound(), DataDirection::ToDevice)?;
         }
 
-        // Lent with a lifetime-bound mapping.
+        // Mappable, with a lifetime-bound mapping.
         // SAFETY: As above.
-        let mut t =
-            unsafe { SgTable::from_owner_mappable(c_table(2)?, |c| c.as_raw(), GFP_KERNEL) }?;
+        let mut t = unsafe {
+            SgTable::from_owner(c_table(2)?, |c| c.as_raw(), Terms::Mappable, GFP_KERNEL)
+        }?;
         t.map_bound(dev.bound(), DataDirection::FromDevice)?;
         assert_eq!(dma_matches_c(&t), Ok(2 * PAGE_SIZE));
         let text = debug_text(&t)?;
@@ -794,16 +800,18 @@ mod kunit {
         Ok(())
     }
 
-    /// A table its owner mapped and told us the device and direction of: we may sync it, whole
-    /// and by range (DMA-API debug checks device and direction), not map or unmap it.
+    /// A table its owner mapped for a device and direction it tells us (`Terms::MappedFor`): we
+    /// may sync it, whole and by range (DMA-API debug checks device and direction), not map or
+    /// unmap it.
     #[test]
-    fn told_tables_sync() -> Result {
-        let dev = TestDevice::new(c"rust-sg-told")?;
+    fn mapped_for_tables_sync() -> Result {
+        let dev = TestDevice::new(c"rust-sg-mapped-for")?;
         let dir = DataDirection::Bidirectional;
         let mut owner = SgTable::new(buffer(3, 6)?, GFP_KERNEL)?;
         owner.map_bound(dev.bound(), dir)?;
         // SAFETY: `owner` outlives the view and keeps its table mapped for `dev` and `dir`.
-        let mut t = unsafe { SgTable::from_raw_mapped_for(owner.as_raw(), dev.bound(), dir) }?;
+        let mut t =
+            unsafe { SgTable::from_raw(owner.as_raw(), Terms::MappedFor(dev.bound(), dir)) }?;
         assert_eq!(ops(&t), expect(Ok(()), Ok(()), 3 * PAGE_SIZE, "borrowed"));
         assert_eq!(t.direction(), Some(dir));
         assert_eq!(t.sync_range_for_cpu(PAGE_SIZE - 1, 2), Ok(()));
@@ -821,7 +829,10 @@ mod kunit {
         // No mapping has no direction.
         // SAFETY: As above.
         let none = unsafe {
-            SgTable::from_raw_mapped_for(owner.as_raw(), dev.bound(), DataDirection::None)
+            SgTable::from_raw(
+                owner.as_raw(),
+                Terms::MappedFor(dev.bound(), DataDirection::None),
+            )
         };
         assert_eq!(none.err(), Some(EINVAL));
         Ok(())
@@ -841,6 +852,7 @@ mod kunit {
                     seen = r.as_raw();
                     seen
                 },
+                Terms::Unmapped,
                 GFP_KERNEL,
             )
         }?;
@@ -1009,7 +1021,7 @@ mod kunit {
         }
         {
             // SAFETY: The table and `pages` outlive `t`, and nobody changes them meanwhile.
-            let t = unsafe { SgTable::from_raw(sgt.get()) }?;
+            let t = unsafe { SgTable::from_raw(sgt.get(), Terms::Unmapped) }?;
             assert_eq!(t.orig_nents(), N);
             assert_eq!(t.size(), N * 100);
             let mut n = 0;
@@ -1227,7 +1239,7 @@ mod kunit {
             ]
         )?);
         // SAFETY: `t` outlives the view and keeps its table mapped (`dev` stays bound).
-        let view = unsafe { SgTable::from_raw_dma_only(t.as_raw()) }?;
+        let view = unsafe { SgTable::from_raw(t.as_raw(), Terms::DmaOnly) }?;
         assert!(debug_has(
             &view,
             &[
@@ -1267,7 +1279,9 @@ mod kunit {
         tables.push(SgTable::share(owner.clone(), GFP_KERNEL)?, GFP_KERNEL)?;
         let owner2 = Arc::new(SgTable::new(buffer(7, 9)?, GFP_KERNEL)?, GFP_KERNEL)?;
         // SAFETY: The kept `Arc` keeps the table alive, and nobody maps it.
-        let kept = unsafe { SgTable::from_owner(owner2.clone(), |o| o.as_raw(), GFP_KERNEL) }?;
+        let kept = unsafe {
+            SgTable::from_owner(owner2.clone(), |o| o.as_raw(), Terms::Unmapped, GFP_KERNEL)
+        }?;
         tables.push(kept, GFP_KERNEL)?;
 
         let states = collect(tables.iter().map(state))?;
