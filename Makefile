@@ -5,7 +5,8 @@
 #   make run     build the kernel, boot it in QEMU and show kernel::sg at work
 #   make test    everything that must pass; ends with "N passed, N failed"
 #   make patches the overlay as a git format-patch series, checked by checkpatch --strict
-#   make bench   kernel::sg against C and kernel::scatterlist, into results/
+#   make bench   kernel::sg against C and kernel::scatterlist, into results/ (a GCC kernel,
+#                and one with Clang 22 and CONFIG_RUST_INLINE_HELPERS)
 #   make gates   only the kernel's gates (checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs)
 #
 # Knobs (make VAR=value):
