@@ -19,8 +19,7 @@
 #   GATES_AGAIN=1     run the gates even if they ran clean on exactly these files before
 #   IOMMU=1           make run: put the edu device behind an emulated IOMMU (VT-d; SMMUv3 on arm64)
 #   ARCH=arm64        make run: build for arm64 and boot QEMU's virt machine instead
-#   SETUPS="direct"   make test: boot only these set-ups (direct swiotlb iommu kasan-direct
-#                     kasan-iommu arm64-direct arm64-iommu)
+#   SETUPS="direct"   make test: boot only these set-ups (the table: scripts/setups.sh)
 
 CACHE      ?= $(HOME)/.cache/kernel-sg
 KERNEL     ?= 7.3

@@ -6,8 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
-# Ours, and the upstream users the series converts.
-OURS='rust/kernel/sg|samples/rust/rust_sg|samples/rust/rust_dma|drivers/gpu/nova-core/(firmware/gsp|fb|gsp/hal|gsp/fw)|drivers/gpu/drm/tyr/vm|rust/kernel/drm/gem/shmem'
+# Ours (scripts/overlay.py lists them): our new files, and the upstream files the series converts.
+NEW=$(python3 "$REPO/scripts/overlay.py" --list new)
+CONVERTED=$(python3 "$REPO/scripts/overlay.py" --list converted)
+OURS=$(printf '%s\n' $NEW $CONVERTED | grep '\.rs$' | paste -sd'|')
 DOCS='Documentation/rust/sg'
 
 # check NAME LOG: fails if LOG has a warning or error pointing at our files.
@@ -38,20 +40,38 @@ htmldocs() {
 	fi
 }
 
-# checkpatch: --strict on the files our patch series adds (not the local-only benchmark).
+# checkpatch: --strict on our new files (not the local-only benchmark), and on the changes we
+# make to the converted files (their diff from the pinned kernel's, as a patch: the rest is
+# upstream's).
 checkpatch() {
 	local files rc=0
-	files=$(cd "$REPO" && git ls-files rust/kernel/sg.rs rust/kernel/sg samples/rust/rust_sg.rs \
-		samples/rust/rust_dma.rs drivers/gpu/nova-core/firmware/gsp.rs Documentation/rust/sg.rst | grep -v -F -x -f <(tr ' ' '\n' <"$REPO/series/local-only.txt"))
-	[ -n "$files" ] || die "checkpatch: found none of our files in $REPO"
+	files=$(printf '%s\n' $NEW | grep -v -F -x -f <(tr ' ' '\n' <"$REPO/series/local-only.txt"))
 	# checkpatch's tools (e.g. its Python spelling helpers) must be the system's. It exits
 	# non-zero on findings, which it prints, and when it cannot run, which it says on stderr.
 	# shellcheck disable=SC2086 # one word per file.
 	(cd "$KDIR" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --no-summary --terse \
 		-f $files) >"$OUT/checkpatch.log" 2>&1 || rc=$?
+	if [ -f "$CACHE/src/linux-source-$KERNEL.tar.xz" ]; then
+		(cd "$KDIR" && converted_diff | PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict \
+			--no-summary --terse --no-signoff --ignore COMMIT_MESSAGE -) >>"$OUT/checkpatch.log" 2>&1 || rc=$?
+	else
+		say "checkpatch: no Debian linux-source-$KERNEL (KDIR=): converted files not checked"
+	fi
 	cat "$OUT/checkpatch.log"
 	[ "$rc" = 0 ] && [ ! -s "$OUT/checkpatch.log" ] ||
 		die "checkpatch: findings in our files, or it could not run (log: $OUT/checkpatch.log)"
+}
+
+# converted_diff: our converted files as a diff from the pinned kernel's (Debian's tarball).
+converted_diff() {
+	local tarball=$CACHE/src/linux-source-$KERNEL.tar.xz tmp f
+	tmp=$(mktemp -d)
+	# shellcheck disable=SC2086 # one word per file.
+	tar -C "$tmp" --strip-components=1 -xf "$tarball" $(printf "linux-source-$KERNEL/%s " $CONVERTED)
+	for f in $CONVERTED; do
+		diff -u --label "a/$f" --label "b/$f" "$tmp/$f" "$REPO/$f" || true
+	done
+	rm -rf "$tmp"
 }
 
 # The gates are a function of our files and the toolchain: a clean run on exactly these is not

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-KDIR = Path(os.environ["KDIR"])
-STATE = Path(os.environ["CACHE"]) / "overlay" / hashlib.sha1(str(KDIR).encode()).hexdigest()[:12]
+KDIR = Path(os.environ.get("KDIR", "/nonexistent"))
+STATE = Path(os.environ.get("CACHE", "/nonexistent")) / "overlay" / hashlib.sha1(str(KDIR).encode()).hexdigest()[:12]
 
 # Our new kernel files, mirrored at the same paths in the tree.
 NEW_FILES = ["rust/kernel", "rust/helpers", "samples/rust", "Documentation/rust"]
@@ -154,15 +154,23 @@ def wanted(name):
     return (only is None or name in only.split()) and name not in excluded
 
 
+def ours(converted):
+    """Our files in the repository: the new ones, or the converted upstream ones."""
+    if converted:
+        return sorted(CONVERTED)
+    return [str(src.relative_to(REPO)) for top in NEW_FILES for src in sorted((REPO / top).rglob("*"))
+            if src.is_file() and str(src.relative_to(REPO)) not in CONVERTED]
+
+
 def main():
+    # `overlay.py --list new|converted`: our files, for the gates (no KDIR needed).
+    if sys.argv[1:2] == ["--list"]:
+        print("\n".join(ours(sys.argv[2] == "converted")))
+        return
     if not (KDIR / "Makefile").exists() or not (KDIR / "rust").is_dir():
         die(f"{KDIR} is not a kernel tree with Rust support (no Makefile or rust/)")
-    copied = 0
-    for top in NEW_FILES:
-        for src in sorted((REPO / top).rglob("*")):
-            rel = str(src.relative_to(REPO))
-            if src.is_file() and wanted(rel) and rel not in CONVERTED:
-                copied += write_if_changed(KDIR / rel, src.read_text())
+    copied = sum(write_if_changed(KDIR / rel, (REPO / rel).read_text())
+                 for rel in ours(converted=False) if wanted(rel))
     by_file = {}
     for tagged, where, anchor in EDITS:
         name = tagged.partition("#")[0]

@@ -5,27 +5,25 @@
 # and shows what kernel::sg did: the rust_sg sample's report, its unbind and rebind, and the
 # KUnit verdict.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/setups.sh"
 
 arch=${1:-x86_64}
 [ "$arch" = x86 ] && arch=x86_64
 log=$OUT/run.log
-# edu masks DMA addresses to its dma_mask (28 bits by default): 32 bits, as the sample sets.
-edu="-device edu,dma_mask=0xffffffff"
 case $arch-${IOMMU:-0} in
-x86_64-1) qemu="-device intel-iommu $edu" args=intel_iommu=on what="behind an Intel IOMMU" mem=1G ;;
-x86_64-0) qemu=$edu args= what="without an IOMMU (dma-direct)" mem=256M ;;
-arm64-1) qemu=$edu args= what="behind an SMMUv3" mem=1G machine=virt,iommu=smmuv3 ;;
-arm64-0) qemu=$edu args= what="without an IOMMU (dma-direct)" mem=1G machine=virt ;;
+x86_64-1) name=iommu what="behind an Intel IOMMU" ;;
+x86_64-0) name=direct what="without an IOMMU (dma-direct)" ;;
+arm64-1) name=arm64-iommu what="behind an SMMUv3" ;;
+arm64-0) name=arm64-direct what="without an IOMMU (dma-direct), on a non-coherent PCIe host" ;;
 *) die "run: unknown architecture '$arch' (x86_64 or arm64)" ;;
 esac
-if [ "$arch" = arm64 ]; then
-	"$REPO/scripts/build.sh" arm64
-	export BUILD=$BUILD-arm64 KARCH=arm64 MACHINE=$machine
-else
-	"$REPO/scripts/build.sh"
-fi
-MEM=$mem QEMU_ARGS=$qemu stage "run: booting QEMU $arch with the edu device $what" \
-	"$REPO/scripts/boot.sh" "$log" $args
+setup_of "$name"
+"$REPO/scripts/build.sh" $kernel
+[ "$kernel" = arm64 ] && export BUILD=$BUILD-arm64 KARCH=arm64
+# shellcheck disable=SC2086 # kargs is a list of words.
+MACHINE=$machine NONCOHERENT=$noncoherent MEM=$mem QEMU_ARGS=$qemu \
+	stage "run: booting QEMU $arch with the edu device $what (set-up $name)" \
+	"$REPO/scripts/boot.sh" "$log" $kargs
 say "run: what the kernel said (whole console in $log):"
 grep -E 'rust_sg|kernel-sg:|DMAR: IOMMU enabled|arm-smmu-v3|# rust_kernel_sg: pass|ok [0-9]+ rust_kernel_sg' "$log" |
 	sed -E 's/^\[ *[0-9.]+\] //; s/^rust_sg 0000:[0-9a-f:.]+: //'

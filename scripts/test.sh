@@ -3,6 +3,7 @@
 # Boots the built kernel once per DMA set-up, has kunit.py parse each run, judges it with
 # results.py and ends with the one line CI reads: "N passed, N failed".
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/setups.sh"
 
 KUNIT=$KDIR/tools/testing/kunit/kunit.py
 # What every boot must show: our suites and the doctests ran, the fault-injection suite again
@@ -33,17 +34,18 @@ parse() {
 	python3 "$KUNIT" parse --json="$OUT/$1.again.json" "$OUT/$1.again.log" >"$OUT/$1.again.kunit.txt"
 }
 
-# setup NAME MEM QEMU-ARGS KERNEL-ARGS [EXPECTED-LINE=COUNT...]: one boot of $image_dir's
-# kernel (for $image_arch, on QEMU's $machine, with a non-coherent PCIe host if $noncoherent),
-# parsed and judged. The tests learn the DMA set-up from NAME (kasan-iommu, arm64-iommu: iommu).
-image_dir=$BUILD image_arch=x86_64 machine= noncoherent=0
+# setup NAME [EXPECTED-LINE=COUNT...]: one boot of set-up NAME (scripts/setups.sh) on the
+# kernel built for it, parsed and judged. The tests learn the DMA set-up from NAME (kasan-iommu,
+# arm64-iommu: iommu), and assert what it must show instead of skipping.
 setup() {
-	local name=$1 mem=$2 qemu=$3 kargs=$4 log=$OUT/$1.log line p f s d l w m e expect=() json=()
-	shift 4
+	local name=$1 log=$OUT/$1.log image_dir=$BUILD image_arch=x86_64 line p f s d l w m e expect=() json=()
+	shift
+	setup_of "$name"
+	[ -n "$kernel" ] && image_dir=$BUILD-$kernel
+	[ "$kernel" = arm64 ] && image_arch=arm64
 	for e in "$@"; do expect+=(--expect "$e"); done
 	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
 	# shellcheck disable=SC2086 # kargs is a list of words.
-	# rust_sg_test.setup: the tests assert what the set-up must show, instead of skipping.
 	if ! BUILD=$image_dir KARCH=$image_arch MACHINE=$machine NONCOHERENT=$noncoherent MEM=$mem \
 		QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" \
 		"$REPO/scripts/boot.sh" "$log" dma_debug_entries=262144 "rust_sg_test.setup=${name##*-}" $kargs; then
@@ -73,58 +75,39 @@ setup() {
 		"$name:" "$p" "$f" "$s" "$d" "$l" "$w" "$m")")
 }
 
-# The three DMA set-ups share one kernel build. QEMU's edu device masks the addresses it is
-# given to its dma_mask (28 bits unless told): set to 32 bits, as the sample does. The direct and
-# swiotlb boots get 256 MiB; the IOMMU boot has room (1 GiB) for the 256 MiB table.
-# The swiotlb pool is 8 MiB (4096 slots of 2 KiB), small enough for a test to run it dry;
-# track_hiwater has debugfs count the slots in use, which a test reads.
-# Each boot tells the tests which set-up it is (rust_sg_test.setup=); they check it was.
-setups=${SETUPS:-direct swiotlb iommu kasan-direct kasan-iommu arm64-direct arm64-iommu}
+# built KERNEL: builds the kernel of a group of set-ups (scripts/build.sh) once; a failed build
+# counts as one failure.
+built() {
+	stage "test[$1]: build ($1)" "$REPO/scripts/build.sh" "$1" && return
+	failed=$((failed + 1)) bad=1
+	summary+=("$(printf '%-8s the %s build FAILED' "$1:" "$1")")
+	return 1
+}
+
+# What each set-up must show besides CHECKS. The DMA API skips syncs for a coherent edu until it
+# bounces: both answers. rust_dma (converted to kernel::sg by the series), on pci-testdev in the
+# IOMMU boots, maps at probe, logs its DMA segments and unmaps at unbind, and probes again.
+# KASAN sees every use-after-free and out-of-bounds access (KFENCE only samples). On arm64,
+# KUnit's devices are never coherent, nor is edu on arm64-direct's host.
+setups=${SETUPS:-$SETUPS_ALL}
 wanted() { [[ " $setups " == *" $1 "* ]]; }
-edu="-device edu,dma_mask=0xffffffff"
-# The DMA API skips syncs for a coherent edu until it bounces: both answers, read as C reads them.
-wanted direct && setup direct 256M "$edu" "" 'syncs for edu skipped: true=1'
-wanted swiotlb && setup swiotlb 256M "$edu" "swiotlb=4096,force,track_hiwater" 'syncs for edu skipped: false=1'
-# The iommu boots also have QEMU's pci-testdev, for rust_dma (converted to kernel::sg by the
-# series): it maps at probe, logs its DMA segments and unmaps at unbind, and probes again.
-testdev="-device pci-testdev"
 rust_dma=('rust_dma 0000:[^ ]*: Probe DMA test driver=2' 'rust_dma 0000:[^ ]*: Unload DMA test driver=1'
 	'rust_dma 0000:[^ ]*: Entry\[0\]: DMA address: 0x=1')
-wanted iommu && setup iommu 1G "-device intel-iommu $edu $testdev" "intel_iommu=on" "${rust_dma[@]}"
-
-# The same tests in a kernel built with Clang and KASAN, which sees every use-after-free and
-# out-of-bounds access (KFENCE only samples), in the direct and IOMMU set-ups.
-if wanted kasan-direct || wanted kasan-iommu; then
-	if stage "test[kasan]: build with Clang and KASAN" "$REPO/scripts/build.sh" kasan; then
-		image_dir=$BUILD-kasan
-		kasan=('KernelAddressSanitizer initialized=1')
-		wanted kasan-direct && setup kasan-direct 256M "$edu" "" "${kasan[@]}"
-		wanted kasan-iommu && setup kasan-iommu 1G "-device intel-iommu $edu $testdev" "intel_iommu=on" \
-			"${kasan[@]}" "${rust_dma[@]}"
-	else
-		failed=$((failed + 1)) bad=1
-		summary+=("kasan:   the Clang/KASAN build FAILED")
-	fi
+kasan=('KernelAddressSanitizer initialized=1')
+wanted direct && setup direct 'syncs for edu skipped: true=1'
+wanted swiotlb && setup swiotlb 'syncs for edu skipped: false=1'
+wanted iommu && setup iommu "${rust_dma[@]}"
+if { wanted kasan-direct || wanted kasan-iommu; } && built kasan; then
+	wanted kasan-direct && setup kasan-direct "${kasan[@]}"
+	wanted kasan-iommu && setup kasan-iommu "${kasan[@]}" "${rust_dma[@]}"
 fi
-
-# arm64 (QEMU virt, Clang), where a device that is not DMA-coherent makes every map, sync and
-# unmap do cache maintenance (arch_sync_dma_for_*), twice: dma-direct with edu on a PCIe host
-# whose device-tree node lacks dma-coherent (RAM starts at 1 GiB there: the 32-bit mask
-# reaches the first 3 GiB), and behind an SMMUv3. KUnit's devices are never coherent on arm64.
-if wanted arm64-direct || wanted arm64-iommu; then
-	if stage "test[arm64]: build for arm64 with Clang" "$REPO/scripts/build.sh" arm64; then
-		image_dir=$BUILD-arm64 image_arch=arm64 machine=virt noncoherent=1
-		wanted arm64-direct && setup arm64-direct 1G "$edu" "" \
-			'rust_kernel_sg_dma: the transition matrix on edu, DMA-coherent: false=1' \
-			'rust_kernel_sg_dma: the transition matrix on kunit device, DMA-coherent: false=1'
-		machine=virt,iommu=smmuv3 noncoherent=0
-		wanted arm64-iommu && setup arm64-iommu 1G "$edu" "" \
-			'rust_kernel_sg_dma: IOMMU merged 16 CPU entries into=1' \
-			'rust_kernel_sg_dma: the transition matrix on kunit device, DMA-coherent: false=1'
-	else
-		failed=$((failed + 1)) bad=1
-		summary+=("arm64:   the arm64 build FAILED")
-	fi
+if { wanted arm64-direct || wanted arm64-iommu; } && built arm64; then
+	wanted arm64-direct && setup arm64-direct \
+		'rust_kernel_sg_dma: the transition matrix on edu, DMA-coherent: false=1' \
+		'rust_kernel_sg_dma: the transition matrix on kunit device, DMA-coherent: false=1'
+	wanted arm64-iommu && setup arm64-iommu \
+		'rust_kernel_sg_dma: IOMMU merged 16 CPU entries into=1' \
+		'rust_kernel_sg_dma: the transition matrix on kunit device, DMA-coherent: false=1'
 fi
 
 # The kernel's own gates on our files: checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs.

@@ -14,7 +14,7 @@ if [ "$KARCH" = arm64 ]; then MAKE_OPTS+=(LLVM=-19); fi
 kmake() { make -s -C "$KDIR" ARCH="$KARCH" -j"$JOBS" "${MAKE_OPTS[@]}" "$@"; }
 
 # kunit_build DIR [KUNIT.PY-ARGS...]: kunit.py build ($KARCH) into DIR with the toolchain, from
-# .kunitconfig, the architecture's fragment and the fragments given. kunit.py hides make's
+# rust/kernel/sg/.kunitconfig, .kunitconfig, the architecture's fragment and the fragments given. kunit.py hides make's
 # output, so a line every 30 s says how far the build is (see `progress`).
 kunit_build() {
 	local dir=$1 ticker rc=0
@@ -22,7 +22,8 @@ kunit_build() {
 	progress "$dir" &
 	ticker=$!
 	python3 "$KDIR/tools/testing/kunit/kunit.py" build --arch="$KARCH" --build_dir="$dir" \
-		--jobs="$JOBS" "${MAKE_OPTS[@]/#/--make_options=}" --kunitconfig="$REPO/.kunitconfig" \
+		--jobs="$JOBS" "${MAKE_OPTS[@]/#/--make_options=}" \
+		--kunitconfig="$REPO/rust/kernel/sg/.kunitconfig" --kunitconfig="$REPO/.kunitconfig" \
 		--kunitconfig="$REPO/configs/$KARCH.config" "$@" || rc=$?
 	kill "$ticker" 2>/dev/null
 	wait "$ticker" 2>/dev/null
