@@ -9,6 +9,11 @@ __rust_helper unsigned long rust_helper_dma_get_seg_boundary(struct device *dev)
 	return dma_get_seg_boundary(dev);
 }
 
+__rust_helper bool rust_helper_dma_dev_need_sync(const struct device *dev)
+{
+	return dma_dev_need_sync(dev);
+}
+
 #include <linux/dma-map-ops.h>
 
 __rust_helper bool rust_helper_dev_is_dma_coherent(struct device *dev)

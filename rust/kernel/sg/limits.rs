@@ -20,8 +20,7 @@ use crate::{
     bindings,
     device::Device,
     page::PAGE_SIZE,
-    prelude::*,
-    sizes::SZ_64K, //
+    prelude::*, //
 };
 
 /// The limits a DMA segment must keep to.
@@ -53,30 +52,10 @@ impl Limits {
         boundary: PAGE_SIZE as u64 - 1,
     };
 
-    /// The limits `dev` sets for each DMA segment: `dma_get_max_seg_size()` and
-    /// `dma_get_seg_boundary()`, read here as those inline C functions do (a `map()` per I/O
-    /// asks for them each time).
+    /// The limits `dev` sets for each DMA segment, as C gives them (defaults included):
+    /// `dma_get_max_seg_size()` and `dma_get_seg_boundary()`.
     #[inline]
     pub(super) fn of(dev: &Device) -> Self {
-        // SAFETY: `dev.as_raw()` is a valid device. Its `dma_parms`, if any, outlives it, and
-        // changes only while no DMA mapping primitive of the device runs (the safety requirements
-        // of `dma::Device::dma_set_max_seg_size()`; C sets it up before).
-        let parms = unsafe { (*dev.as_raw()).dma_parms.as_ref() };
-        let max_segment = match parms.map(|p| p.max_segment_size) {
-            Some(size) if size != 0 => size,
-            // CAST: 64 KiB fits in `u32`.
-            _ => SZ_64K as u32,
-        };
-        let boundary = match parms.map(|p| p.segment_boundary_mask) {
-            Some(mask) if mask != 0 => mask,
-            _ => c_ulong::MAX,
-        };
-        Self::new(max_segment, boundary)
-    }
-
-    /// [`Limits::of`] as the C functions give them, for the tests to check it against.
-    #[cfg(CONFIG_RUST_SG_KUNIT_TEST)]
-    pub(super) fn of_c(dev: &Device) -> Self {
         // SAFETY: `dev.as_raw()` is a valid device.
         let max_segment = unsafe { bindings::dma_get_max_seg_size(dev.as_raw()) };
         // SAFETY: `dev.as_raw()` is a valid device.

@@ -191,25 +191,27 @@ impl private::Sealed for KVec<Page> {
 
 impl Pages for KVec<Page> {}
 
-/// `sg_set_page()`: points the entry `sg` at the bytes of `run`, keeping its end and chain marks.
+/// Points the entry `sg` at the bytes of `run` (`sg_set_page()`, which keeps its end and chain
+/// marks).
 ///
 /// # Safety
 ///
-/// `sg` points to an entry (not a chain link) of an initialised scatterlist that we may write.
+/// `sg` points to an entry (not a chain link) of an initialised scatterlist that we may write;
+/// `run.page` points to a valid `struct page`, followed by those of the other pages of the run.
 #[inline]
 unsafe fn set_page(sg: NonNull<bindings::scatterlist>, run: &Run) {
-    // CAST: The `SG_*` constants are small flag values of `page_link`, an `unsigned long`.
-    const MARKS: usize = (bindings::SG_CHAIN | bindings::SG_END) as usize;
-    let sg = sg.as_ptr();
-    // SAFETY: `sg` is an entry we may write, by the safety requirements. A `struct page` is
-    // aligned beyond the mark bits, which `sg_assign_page()` checks.
+    // SAFETY: `sg` is an entry we may write, and `run.page` the first of the run's consecutive
+    // `struct page`s, by the safety requirements.
     // CAST: A run is at most a segment's maximum, which fits in `u32`; an offset is less than a
     // page.
     unsafe {
-        (*sg).page_link = ((*sg).page_link & MARKS) | run.page.as_ptr() as usize;
-        (*sg).offset = run.offset as u32;
-        (*sg).length = run.len as u32;
-    }
+        bindings::sg_set_page(
+            sg.as_ptr(),
+            run.page.as_ptr(),
+            run.len as u32,
+            run.offset as u32,
+        )
+    };
 }
 
 /// `page_to_phys()`.
@@ -359,9 +361,10 @@ impl OwnedSgt {
             // `sgt` has an entry per run.
             let Some(sg) = next else { break };
             // SAFETY: `sg` is one of the `runs.len()` entries, in order; `run.page` is a page of
-            // `buf`, `run.len` bytes of which from `run.offset` on are ours.
+            // `buf`, `run.len` bytes of which from `run.offset` on are ours, and pages merged into
+            // a run only where their `struct page`s follow each other.
             unsafe { set_page(sg, run) };
-            // SAFETY: `sg` is an entry of `sgt`, whose end mark `set_page()` kept.
+            // SAFETY: `sg` is an entry of `sgt`, whose end mark `sg_set_page()` kept.
             next = unsafe { sg_next(sg) };
         }
         // INVARIANT: `sgt` describes `size` bytes of the pages of `buf` from `start` on, in runs

@@ -101,27 +101,15 @@ impl SyncFor {
     }
 }
 
-/// Whether a sync for `dev` has anything to do (`dma_dev_need_sync()`): not for a device whose
-/// syncs the DMA API skips (DMA-coherent, and not bouncing through swiotlb), unless DMA-API debug
-/// checks every sync. Asked here, as C's inline `dma_sync_*()` do, so that a sync with nothing to
-/// do makes no call.
+/// Whether a sync for `dev` has anything to do: C's `dma_dev_need_sync()`, asked first as C's
+/// inline `dma_sync_*()` do, so that a sync with nothing to do (a DMA-coherent device that does
+/// not bounce through swiotlb, unless DMA-API debug checks every sync) calls no sync function.
+/// Without `CONFIG_DMA_NEED_SYNC` there are no sync functions (see [`SyncFor`]) and C's answer
+/// is always `false`: no call then.
 #[inline]
 fn need_sync(dev: &Device) -> bool {
-    cfg!(CONFIG_DMA_NEED_SYNC) && (cfg!(CONFIG_DMA_API_DEBUG) || !skip_sync(dev))
-}
-
-/// `dev_dma_skip_sync()`: whether the DMA API skips syncs for `dev` (`DEV_FLAG_DMA_SKIP_SYNC`,
-/// set when its DMA mask is set if it is DMA-coherent, cleared on its first swiotlb bounce).
-#[inline]
-pub(super) fn skip_sync(dev: &Device) -> bool {
-    // CAST: The flag numbers and `BITS` are small.
-    const FLAG: usize = bindings::struct_device_flags_DEV_FLAG_DMA_SKIP_SYNC as usize;
-    const BITS: usize = c_ulong::BITS as usize;
-    // SAFETY: `dev.as_raw()` is a valid device, and `flags` a bitmap of `DEV_FLAG_COUNT` bits,
-    // which holds `FLAG`. The bitmap changes only through atomic bit operations; this is the one
-    // untorn load of its word that `test_bit()` makes.
-    let word = unsafe { (&raw const (*dev.as_raw()).flags[FLAG / BITS]).read_volatile() };
-    word & (1 << (FLAG % BITS)) != 0
+    // SAFETY: `dev.as_raw()` is a valid device.
+    cfg!(CONFIG_DMA_NEED_SYNC) && unsafe { bindings::dma_dev_need_sync(dev.as_raw()) }
 }
 
 /// Syncs `to` the pieces of the DMA segments of `sgt` in `offset..offset + len`

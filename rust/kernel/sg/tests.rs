@@ -41,9 +41,7 @@ use crate::{
     prelude::*,
     sg::{
         iter::for_each_piece,
-        limits::Limits,
         source::page_phys,
-        state::skip_sync,
         Mapping,
         Pages,
         SgTable,
