@@ -47,9 +47,12 @@ def snippet(tagged):
 
 
 # (file, where, anchor): insert the snippet (see `snippet`) before/after the line matching
-# `anchor` ("last" picks the last such line), or append it ("end"). "file#tag" names one of
+# `anchor` ("last" picks the last such line), append it ("end"), or put it in place of the text
+# `anchor` ("replace", the one edit that changes upstream's lines). "file#tag" names one of
 # several edits of a file, for OVERLAY_ONLY and the series' Files: lines.
 EDITS = [
+    ("rust/kernel/scatterlist.rs", "replace",
+     "    #[inline]\n    fn as_raw(&self) -> *mut bindings::sg_table {\n        self.inner.0.get()\n"),
     ("rust/kernel/lib.rs", "before", r"pub mod sizes;"),
     ("rust/bindings/bindings_helper.h", "before", r"#include <kunit/test.h>"),
     ("rust/bindings/bindings_helper.h#dma", "after", r"#include <linux/dma-mapping.h>"),
@@ -93,6 +96,10 @@ def apply(name, text, add, where, anchor):
         return text
     if where == "end":
         return text + add
+    if where == "replace":
+        if anchor not in text:
+            die(f"{name}: no text to replace; this kernel tree differs from what the overlay expects")
+        return text.replace(anchor, add, 1)
     lines = text.splitlines(keepends=True)
     hits = [i for i, line in enumerate(lines) if re.fullmatch(anchor, line.rstrip("\n"))]
     if not hits:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Writes our overlay as a patch series on the pinned Debian base, one logical change per
-# patch (series/N-*.txt: the files of the patch, then its message; 0-cover.txt is the cover
+# patch (series/NN-*.txt: the files of the patch, then its message; 00-cover.txt is the cover
 # letter), into $OUT/patches; runs checkpatch.pl --strict on it; checks that `git am` of the
 # series on the base gives the tree `make overlay` gives; and (unless FAST=1) that every patch
 # builds on its own.
@@ -37,7 +37,8 @@ commits() {
 	git checkout -q -f -B kernel-sg base
 	git clean -q -fdx
 	local f files
-	for f in "$REPO"/series/[1-9]-*.txt; do
+	for f in "$REPO"/series/[0-9][0-9]-*.txt; do
+		[ "${f##*/}" = 00-cover.txt ] && continue
 		files=$(sed -n '1s/^Files: //p' "$f")
 		[ -n "$files" ] || die "$f: the first line must be 'Files: <paths>'"
 		KDIR=$SERIES OVERLAY_ONLY=$files "$REPO/scripts/overlay.py" >/dev/null
@@ -53,7 +54,7 @@ commits() {
 format() {
 	rm -rf "$OUT/patches" && mkdir -p "$OUT/patches"
 	git format-patch -q --cover-letter --base=base -o "$OUT/patches" base..kernel-sg
-	python3 - "$OUT/patches/0000-cover-letter.patch" "$REPO/series/0-cover.txt" <<'PY'
+	python3 - "$OUT/patches/0000-cover-letter.patch" "$REPO/series/00-cover.txt" <<'PY'
 import sys
 path, cover = sys.argv[1:]
 subject, _, blurb = open(cover).read().partition("\n\n")

@@ -28,7 +28,6 @@ use crate::{
     prelude::*,
     sync::Arc, //
 };
-use core::ptr::NonNull;
 
 /// The terms on which we borrow a `struct sg_table` someone else made: what its owner promises
 /// about it, for as long as we borrow it, beyond what every owner promises.
@@ -164,10 +163,10 @@ impl<'a> SgTable<'a> {
     ///
     /// `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
     /// changes for `'a`; whoever lends it answers for its mapping (see `interop`).
-    pub(super) unsafe fn borrowed_dma_view(sgt: NonNull<bindings::sg_table>) -> Result<Self> {
+    pub(super) unsafe fn borrowed_dma_view(sgt: *mut bindings::sg_table) -> Result<Self> {
         // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
         // entries, which an initialised table has.
-        unsafe { Self::foreign(sgt.as_ptr(), None, State::Borrowed(None), Access::DmaOnly) }
+        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
     }
 }
 

@@ -21,23 +21,12 @@
 
 use super::SgTable;
 use crate::{
-    bindings,
     prelude::*,
     scatterlist::{
         Owned,
         SGTable, //
     },
 };
-use core::ptr::NonNull;
-
-/// The `struct sg_table` behind an upstream table.
-#[inline]
-fn raw(sgt: &SGTable) -> NonNull<bindings::sg_table> {
-    // CAST: `SGTable` (with its default type parameter, `Borrowed`) is `#[repr(transparent)]` over
-    // `Borrowed`, itself `#[repr(transparent)]` over `Opaque<bindings::sg_table>`, which is laid
-    // out as the C struct: a pointer to one is a pointer to the other.
-    NonNull::from(sgt).cast()
-}
 
 impl<'a> TryFrom<&'a SGTable> for SgTable<'a> {
     type Error = Error;
@@ -76,7 +65,7 @@ impl<'a> TryFrom<&'a SGTable> for SgTable<'a> {
         // - Taken as mapped by its owner: the DMA view reads the first `nents` entries, which
         //   any initialised table has. Upstream does not promise that they are mapped (see the
         //   module documentation); neither does this table, beyond what upstream promises.
-        unsafe { SgTable::borrowed_dma_view(raw(sgt)) }
+        unsafe { SgTable::borrowed_dma_view(sgt.as_raw()) }
     }
 }
 
