@@ -34,7 +34,7 @@
 //!
 //! The CPU may read a table ([`SgTable::cpu_iter`], [`SgTable::read_at`]) unless it was borrowed
 //! on [`Terms::DmaOnly`] (peer-to-peer or VRAM segments without CPU memory), and write only
-//! memory we own or that was lent to us whole ([`SgTable::write_at`]). Owned tables are built only
+//! memory we own ([`SgTable::write_at`]). Owned tables are built only
 //! over [`Pages`]: memory whose every byte pattern is a valid value, without padding.
 //!
 //! This is an alternative to [`kernel::scatterlist`](crate::scatterlist), whose type states make

@@ -34,9 +34,12 @@ use crate::{
 ///
 /// Every owner promises that the table is initialised, stays valid, and that nobody else
 /// changes or frees it. "CPU memory" below means: each of its `orig_nents` entries has a
-/// `struct page` of memory the kernel maps (not I/O or device-private memory), valid, with
-/// consecutive `struct page`s, for the entry's `offset + length` bytes; the contents may change
-/// (a device or C code may write them), but no Rust reference to that memory lives meanwhile.
+/// `struct page` of memory the kernel maps (not I/O or device-private memory), valid and
+/// physically contiguous, with consecutive `struct page`s, for the entry's `offset + length`
+/// bytes; the contents may change (a device or C code may write them), but no Rust reference to
+/// that memory lives meanwhile. "Mapped" means mapped for DMA for as long as we borrow the
+/// table, and so for a device that stays bound as long: unbinding a device tears its DMA set-up
+/// down, and a table mapped for it then holds dead addresses.
 ///
 /// | terms        | promised                                       | the [`SgTable`] may         |
 /// |--------------|------------------------------------------------|-----------------------------|
@@ -44,7 +47,7 @@ use crate::{
 /// | `Mapped`     | mapped, `nents` DMA segments; CPU memory       | read it; iterate DMA        |
 /// | `MappedFor`  | as `Mapped`, for that device and direction     | as `Mapped`; sync           |
 /// | `DmaOnly`    | mapped, `nents` DMA segments                   | iterate DMA                 |
-/// | `Mappable`   | not mapped; CPU memory; lent to us whole       | read, write, map, sync      |
+/// | `Mappable`   | not mapped; CPU memory; lent to us to map      | read; map, sync, unmap      |
 ///
 /// The [`State`] a table starts in follows: [`State::Unmapped`] for `Unmapped` and `Mappable`,
 /// [`State::Borrowed`] for the others.
@@ -57,18 +60,21 @@ pub enum Terms<'d> {
     /// is mapped only while its device is bound: to share one, use [`SgTable::share`].
     Mapped,
     /// As [`Terms::Mapped`], and mapped for this device and direction, so that we may sync it:
-    /// a GEM shmem object's table on a non-coherent SoC. Our syncs from `&SgTable` may race the
-    /// owner's own, as in C: which of CPU and device owns the memory meanwhile is the owner's
-    /// protocol.
+    /// a GEM shmem object's table on a non-coherent SoC, borrowed with [`SgTable::from_raw`]
+    /// for no longer than the `&Device<Bound>` its `sg_table()` was given (GEM shmem unmaps it
+    /// at unbind). Our syncs from `&SgTable` may race the owner's own, as in C: which of CPU and
+    /// device owns the memory meanwhile is the owner's protocol.
     MappedFor(&'d Device, DataDirection),
     /// Mapped for DMA by its owner, with `nents` DMA segments; its entries need not be CPU
     /// memory: a dma-buf's peer-to-peer or VRAM segments. The CPU never touches an entry's page.
     DmaOnly,
     /// Not mapped; its entries are CPU memory a device may be handed (no page of another
-    /// driver's device memory); and lent to us whole: nobody else maps, unmaps or syncs it, or
-    /// reads or writes its memory. We may map it ([`SgTable::map`], [`SgTable::map_bound`]),
-    /// sync it, unmap it and write its memory: a table `drm_prime_pages_to_sg()` made for a
-    /// dma-buf export, or one `blk_rq_map_sg()` filled for a request.
+    /// driver's device memory); and lent to us to map: nobody else maps, unmaps or syncs it
+    /// meanwhile. We may map it ([`SgTable::map`], [`SgTable::map_bound`]), sync it and unmap
+    /// it, and read its memory, but not write it: its pages may be the page cache or another
+    /// mapping's, whose use meanwhile is the owner's protocol with the device, as in C. A table
+    /// `drm_prime_pages_to_sg()` made for a dma-buf export, or one `blk_rq_map_sg()` filled for
+    /// a request.
     ///
     /// Only [`SgTable::from_owner`] takes these terms: if safe code leaks an [`SgTable`] while
     /// mapped (`core::mem::forget()`), the table and its pages must outlive the mapping, which
@@ -117,7 +123,8 @@ impl<'a> SgTable<'a> {
     /// # Safety
     ///
     /// For `'a`, `sgt` points to an initialised `struct sg_table` that stays valid, that nobody
-    /// else changes or frees, and that keeps `terms`.
+    /// else changes or frees, and that keeps `terms`. ([`Terms::Mappable`] is refused before
+    /// `sgt` is read: it requires nothing.)
     ///
     /// # Examples
     ///
@@ -141,7 +148,7 @@ impl<'a> SgTable<'a> {
     /// assert_eq!(t.dma_iter()?.count(), c_side.nents()?);
     /// assert_eq!(t.sync_for_cpu(), Err(EINVAL));
     ///
-    /// // SAFETY: As above; the call fails before the table is used.
+    /// // SAFETY: `Terms::Mappable` is refused before the table is read.
     /// let whole = unsafe { SgTable::from_raw(c_side.as_raw(), Terms::Mappable) };
     /// assert_eq!(whole.err(), Some(EINVAL));
     /// # Ok::<(), Error>(()) }
@@ -225,7 +232,7 @@ impl SgTable<'static> {
         // SAFETY: The table keeps `terms` as long as `owner` lives, by the safety requirements.
         let (state, access) = unsafe { terms.start() }?;
         // SAFETY: By the safety requirements: the table is mapped as long as `owner` lives if
-        // `state` is `Borrowed`, CPU memory unless `access` is `DmaOnly`, and lent to us whole
+        // `state` is `Borrowed`, CPU memory unless `access` is `DmaOnly`, and lent to us to map
         // if `access` is `Map`.
         unsafe { Self::owned_by(owner, table, state, access, flags) }
     }
@@ -283,7 +290,7 @@ impl SgTable<'static> {
     /// The pointer `table` returns is valid and unchanged as long as `owner` lives and does not
     /// move, mapped as long if `state` is [`State::Borrowed`] (for as long as the state's
     /// [`OwnerMapping`] says it is, if it shares a table), CPU memory unless `access` is
-    /// [`Access::DmaOnly`], and lent to us whole if `access` is [`Access::Map`].
+    /// [`Access::DmaOnly`], and lent to us to map if `access` is [`Access::Map`].
     unsafe fn owned_by<O: Send + Sync + 'static>(
         owner: O,
         table: impl FnOnce(&O) -> *mut bindings::sg_table,

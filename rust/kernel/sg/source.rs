@@ -407,7 +407,7 @@ pub(super) enum Access {
     DmaOnly,
     /// Read its entries and their memory too.
     Cpu,
-    /// Also write its memory, and map it for a device: the table is lent to us whole.
+    /// Also map it for a device, sync and unmap it: the table is lent to us to map.
     Map,
 }
 
@@ -431,8 +431,9 @@ pub(super) struct Foreign<'a> {
     _table: PhantomData<&'a bindings::sg_table>,
 }
 
-// SAFETY: The owner is `Send`, and the table is plain memory that `Self` only reads, or writes
-// when lent to us whole (`Access::Map`), which the state of the `SgTable` serialises.
+// SAFETY: The owner is `Send`, and the table is plain memory that `Self` only reads, or whose
+// DMA fields it writes when lent to us to map (`Access::Map`), which the state of the `SgTable`
+// serialises.
 unsafe impl Send for Foreign<'_> {}
 
 // SAFETY: The owner is `Sync`, and through `&Foreign` the table is only read.
@@ -548,15 +549,15 @@ impl Source<'_> {
         }
     }
 
-    /// The table, if it is ours to map (ours, or lent to us whole) and its entries keep to the
+    /// The table, if it is ours to map (ours, or lent to us to map) and its entries keep to the
     /// limits of `dev`, ready to be mapped.
     #[inline]
     pub(super) fn mappable(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
         match self {
             Source::Owned(owned) => owned.prepare(dev),
-            // SAFETY: A table lent to us whole is ours to write, not mapped when the caller
-            // maps it, and its entries have pages (type invariants of `Foreign`); it was built
-            // for no device.
+            // SAFETY: A table lent to us to map has entries ours to write (not its memory), is
+            // not mapped when the caller maps it, and its entries have pages (type invariants of
+            // `Foreign`); it was built for no device.
             Source::Borrowed(f) if f.access == Access::Map => unsafe {
                 ready(f.sgt, Limits::NONE, dev)
             },
@@ -564,12 +565,12 @@ impl Source<'_> {
         }
     }
 
-    /// The table, if its memory is ours to write: ours, or lent to us whole.
+    /// The table, if its memory is ours to write: only a table we own. (A table lent to us to
+    /// map is not: its pages may be the page cache, or another mapping's.)
     #[inline]
     pub(super) fn writable(&mut self) -> Result<NonNull<bindings::sg_table>> {
         match self {
             Source::Owned(owned) => Ok(owned.as_raw()),
-            Source::Borrowed(f) if f.access == Access::Map => Ok(f.sgt),
             Source::Borrowed(_) => Err(EINVAL),
         }
     }

@@ -246,7 +246,7 @@ fn raw_attrs(attrs: u32) -> c_ulong {
 /// The whole state machine is the table below; each cell is one arm of a `match` in the
 /// module of this type, and Documentation/rust/sg.rst draws the same machine. "Owned" is a
 /// table an [`SgTable`](super::SgTable) allocated itself; "borrowed" one someone else made,
-/// borrowed on the [`Terms`](super::Terms) named (`Unmapped` or `Mappable`: lent to us whole,
+/// borrowed on the [`Terms`](super::Terms) named (`Unmapped` or `Mappable`: lent to us
 /// to map); "mapped for" one borrowed on [`Terms::MappedFor`](super::Terms::MappedFor), and
 /// "shared" a view of a mapped table shared through an `Arc`
 /// ([`SgTable::share`](super::SgTable::share)): both hold an [`OwnerMapping`], so that we may

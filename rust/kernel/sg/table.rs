@@ -156,7 +156,7 @@ impl<'a> SgTable<'a> {
     /// mapped for as long if `state` is [`State::Borrowed`] (or for as long as its
     /// [`OwnerMapping`](super::OwnerMapping) says, if it shares a table); its entries are CPU
     /// memory as [`Terms`](super::Terms) define it unless `access` is [`Access::DmaOnly`]; it is
-    /// lent to us whole, as [`Terms::Mappable`](super::Terms::Mappable) says, if `access` is
+    /// lent to us to map, as [`Terms::Mappable`](super::Terms::Mappable) says, if `access` is
     /// [`Access::Map`].
     pub(super) unsafe fn foreign(
         sgt: *mut bindings::sg_table,
@@ -757,15 +757,15 @@ impl<'a> SgTable<'a> {
     ///
     /// # Errors
     ///
-    /// - `EINVAL` if the memory is not ours to write (a table someone else made, unless lent
-    ///   to us whole: [`Terms::Mappable`](super::Terms::Mappable)); nothing is copied.
+    /// - `EINVAL` if the memory is not ours to write (a table someone else made, even one lent
+    ///   to us to map: [`Terms::Mappable`](super::Terms::Mappable)); nothing is copied.
     /// - `ERANGE` and `EIO` as for [`SgTable::read_at`].
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
         let sgt = self.source.writable()?;
         let skip = self.check_range(offset, data.len())?;
         // SAFETY:
-        // - `sgt` is a valid table with `orig_nents` entries over pages that are ours or lent to
-        //   us whole, and `&mut self` keeps every other CPU user of them away.
+        // - `sgt` is a valid table with `orig_nents` entries over pages that are ours, and
+        //   `&mut self` keeps every other CPU user of them away.
         // - `data` is valid for reading `data.len()` bytes, which fit inside the table.
         let copied = unsafe {
             let sgt = sgt.as_ptr();

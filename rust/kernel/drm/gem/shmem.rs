@@ -700,8 +700,9 @@ mod tests {
     /// `drm_gem_shmem_test.c` maps on such a device); a faux device has none, and mapping for a
     /// device without a mask fails.
     fn can_map(dev: &device::Device<Bound>) -> Result {
-        // SAFETY: `dev` is a valid device; the faux device does no DMA that a new mask could
-        // upset.
+        // SAFETY: `dev` is a valid device, registered by this test: nothing has mapped for it
+        // or uses its DMA API meanwhile, and its `dma_mask` is pointed at its own
+        // `coherent_dma_mask`, which lives as long as it does.
         to_result(unsafe { bindings::dma_coerce_mask_and_coherent(dev.as_raw(), u64::MAX) })
     }
 
