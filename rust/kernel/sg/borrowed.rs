@@ -128,30 +128,29 @@ impl<'a> SgTable<'a> {
     ///
     /// # Examples
     ///
-    /// A table C code made and mapped, borrowed while the C side keeps it:
+    /// A table C code made, borrowed while the C side keeps it:
     ///
     /// ```
-    /// # use kernel::device::{Bound, Device};
     /// use kernel::{
-    ///     dma::DataDirection,
     ///     page::PAGE_SIZE,
     ///     sg::{SgTable, Terms},
     /// };
     ///
-    /// # fn test(dev: &Device<Bound>) -> Result {
     /// # let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
-    /// # buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
-    /// # let c_side = SgTable::new_mapped_bound(dev, buf, DataDirection::ToDevice, GFP_KERNEL)?;
-    /// // `c_side.as_raw()` stands for a table C code keeps mapped.
-    /// // SAFETY: `c_side` keeps its table valid and mapped, and nobody changes it meanwhile.
-    /// let t = unsafe { SgTable::from_raw(c_side.as_raw(), Terms::Mapped) }?;
-    /// assert_eq!(t.dma_iter()?.count(), c_side.nents()?);
-    /// assert_eq!(t.sync_for_cpu(), Err(EINVAL));
+    /// # buf.resize(PAGE_SIZE, 7, GFP_KERNEL)?;
+    /// # let c_side = SgTable::new(buf, GFP_KERNEL)?;
+    /// // `c_side.as_raw()` stands for a table C code made and keeps, not mapped.
+    /// // SAFETY: `c_side` keeps its table valid, and nobody maps or changes it meanwhile.
+    /// let t = unsafe { SgTable::from_raw(c_side.as_raw(), Terms::Unmapped) }?;
+    /// let mut byte = [0u8; 1];
+    /// t.read_at(PAGE_SIZE - 1, &mut byte)?;
+    /// assert_eq!(byte, [7]);
+    /// assert_eq!(t.dma_iter().err(), Some(EINVAL));
     ///
     /// // SAFETY: `Terms::Mappable` is refused before the table is read.
-    /// let whole = unsafe { SgTable::from_raw(c_side.as_raw(), Terms::Mappable) };
-    /// assert_eq!(whole.err(), Some(EINVAL));
-    /// # Ok::<(), Error>(()) }
+    /// let mappable = unsafe { SgTable::from_raw(c_side.as_raw(), Terms::Mappable) };
+    /// assert_eq!(mappable.err(), Some(EINVAL));
+    /// # Ok::<(), Error>(())
     /// ```
     pub unsafe fn from_raw(sgt: *mut bindings::sg_table, terms: Terms<'_>) -> Result<Self> {
         if matches!(terms, Terms::Mappable) {
