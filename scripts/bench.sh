@@ -59,7 +59,7 @@ boots() {
 	local dir=$1 name=$2 run log
 	for run in "$name":"" "$name-icount":"-icount shift=0"; do
 		log=$OUT/${run%%:*}.log
-		BUILD=$dir MEM=2G QEMU_ARGS=${run#*:} stage "bench: boot $name with rust_sg_bench=full, QEMU ${run#*:} (a few minutes under TCG)" \
+		BUILD=$dir MEM=2G QEMU_ARGS=${run#*:} stage "bench: boot $name with rust_sg_bench=full, QEMU ${run#*:} (under a minute under TCG)" \
 			"$REPO/scripts/boot.sh" "$log" rust_sg_bench=full kunit.filter_glob=rust_kernel_sg_bench
 		python3 "$KDIR/tools/testing/kunit/kunit.py" parse "$log" | grep -E 'Testing complete|FAILED' || true
 		grep -q 'sg-bench: ' "$log" || die "the benchmark printed nothing; see $log"
