@@ -60,6 +60,8 @@ EDITS = [
     ("rust/helpers/page.c", "end", None),
     ("rust/helpers/scatterlist.c", "end", None),
     ("rust/helpers/task.c", "end", None),
+    ("rust/helpers/kunit.c", "end", None),
+    ("rust/kernel/kunit.rs", "before", r"#\[cfg\(CONFIG_RUST_KUNIT_SELFTEST\)\]"),
     ("rust/helpers/dma.c#shmem", "end", None),
     ("rust/kernel/Kconfig.test", "before-last", r"endif"),
     ("rust/kernel/Kconfig.test#bench", "before-last", r"endif"),

@@ -695,12 +695,10 @@ fn skip_unless_needed(needed: &[Setup], reason: &str) -> Result {
     }
 }
 
-/// Marks the running test skipped (there is no Rust API for `kunit_skip()` yet).
+/// Marks the running test skipped, with `reason` (or none, if it cannot be copied).
 fn skip(reason: &str) {
-    pr_info!("skipped: {}\n", reason);
-    // SAFETY: We run inside a KUnit test, whose `struct kunit` stays valid while it runs; the
-    // wrapper set `status` before calling us and reads it after we return.
-    unsafe { (*bindings::kunit_get_current_test()).status = bindings::kunit_status_KUNIT_SKIPPED };
+    let reason = crate::str::CString::try_from_fmt(fmt!("{reason}"));
+    crate::kunit::mark_skipped(reason.as_deref().unwrap_or(c""));
 }
 
 /// The edu PCI device if it is bound to a driver (the rust_sg sample), with its reference.
