@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Boots the built kernel once per DMA set-up, has kunit.py parse each run, judges it with
-# results.py and ends with the one line CI reads: "N passed, N failed".
+# results.py, runs the gates and the compile checks, and ends with the one line CI reads:
+# "N passed, N failed". Builds go one at a time; a kernel's boots run next to the next build.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/setups.sh"
 
@@ -33,36 +34,45 @@ parse() {
 	python3 "$KUNIT" parse --json="$OUT/$1.again.json" "$OUT/$1.again.log" >"$OUT/$1.again.kunit.txt"
 }
 
-# setup NAME [EXPECTED-LINE=COUNT...]: one boot of set-up NAME (scripts/setups.sh) on the
-# kernel built for it, parsed and judged. The tests learn the DMA set-up from NAME (kasan-iommu,
-# arm64-iommu: iommu), and assert what it must show instead of skipping.
+# setup NAME: one boot of set-up NAME (scripts/setups.sh) on the
+# kernel built for it, parsed and judged into $OUT/NAME.verdict (which `tally` reads). The tests
+# learn the DMA set-up from NAME (kasan-iommu, arm64-iommu: iommu), and assert what it must show
+# instead of skipping.
 setup() {
-	local name=$1 log=$OUT/$1.log image_dir=$BUILD image_arch=x86_64 line p f s d l w m e expect=() json=()
-	shift
+	local name=$1 log=$OUT/$1.log image_dir=$BUILD image_arch=x86_64 e expect=() json=()
 	setup_of "$name"
 	[ -n "$kernel" ] && image_dir=$BUILD-$kernel
 	[ "$kernel" = arm64 ] && image_arch=arm64
-	for e in "$@"; do expect+=(--expect "$e"); done
+	while read -r e; do expect+=(--expect "$e"); done < <(expected "$name")
+	rm -f "$OUT/$name.json" "$OUT/$name.again.json" "$OUT/$name.verdict"
 	# DMA-API debug needs an entry per mapped segment: the 256 MiB table alone maps 65536.
 	# shellcheck disable=SC2086 # kargs is a list of words.
 	if ! BUILD=$image_dir KARCH=$image_arch MACHINE=$machine NONCOHERENT=$noncoherent MEM=$mem \
 		QEMU_ARGS=$qemu stage "test[$name]: boot QEMU" \
 		"$REPO/scripts/boot.sh" "$log" dma_debug_entries=262144 "rust_sg_test.setup=${name##*-}" $kargs; then
-		failed=$((failed + 1)) bad=1
-		summary+=("$name: boot failed, see $log")
+		echo "boot failed" >"$OUT/$name.verdict"
 		return
 	fi
-	rm -f "$OUT/$name.json" "$OUT/$name.again.json"
 	stage "test[$name]: kunit.py parse" parse "$name" || true
 	grep -hE '^\[..:..:..\] (Testing complete|=+ \[(PASSED|FAILED)\]|.*\[FAILED\]|.*\[CRASHED\])' \
 		"$OUT/$name.kunit.txt" "$OUT/$name.again.kunit.txt" | grep -v '^\[..:..:..\] *\[PASSED\]' || true
 	for j in "$OUT/$name.json" "$OUT/$name.again.json"; do
 		[ -f "$j" ] && json+=(--json "$j")
 	done
-	line=$(python3 "$REPO/scripts/results.py" "$log" "${json[@]}" "${CHECKS[@]}" "${expect[@]}" | tee "$OUT/$name.verdict" |
-		sed -n 's/^counts: //p') || true
-	grep -v '^counts: ' "$OUT/$name.verdict" || true
-	read -r p f s d l w m <<<"$line"
+	python3 "$REPO/scripts/results.py" "$log" "${json[@]}" "${CHECKS[@]}" "${expect[@]}" \
+		>"$OUT/$name.verdict" || true
+	grep -v '^counts: ' "$OUT/$name.verdict" | sed "s/^/test[$name]: /" || true
+}
+
+# tally NAME: adds the verdict of set-up NAME's boot to the counts and the summary.
+tally() {
+	local name=$1 p f s d l w m
+	if ! grep -q '^counts: ' "$OUT/$name.verdict" 2>/dev/null; then
+		failed=$((failed + 1)) bad=1
+		summary+=("$name: boot failed or not judged, see $OUT/$name.log")
+		return
+	fi
+	read -r p f s d l w m <<<"$(sed -n 's/^counts: //p' "$OUT/$name.verdict")"
 	passed=$((passed + p)) failed=$((failed + f))
 	if [ "$f" != 0 ]; then
 		bad=1
@@ -74,6 +84,21 @@ setup() {
 		"$name:" "$p" "$f" "$s" "$d" "$l" "$w" "$m")")
 }
 
+# boots NAME...: the set-ups NAME..., one after another, in the background: a boot keeps one
+# core busy, so each kernel's boots run while the next kernel builds (or the gates run).
+# wait_boots waits for the boots started last.
+boots_pid='' booted=()
+boots() {
+	wait_boots
+	booted+=("$@")
+	{ for name; do setup "$name"; done; } &
+	boots_pid=$!
+}
+wait_boots() {
+	[ -z "$boots_pid" ] || wait "$boots_pid" || true
+	boots_pid=
+}
+
 # built KERNEL: builds the kernel of a group of set-ups (scripts/build.sh) once; a failed build
 # counts as one failure.
 built() {
@@ -83,44 +108,64 @@ built() {
 	return 1
 }
 
-# What the log of a set-up must show besides CHECKS (the tests assert the rest themselves: each
-# boot tells them its set-up). rust_dma (converted to kernel::sg by the series), on pci-testdev
-# in the IOMMU boots, maps at probe, logs its DMA segments and unmaps at unbind, and probes
-# again. KASAN sees every use-after-free and out-of-bounds access (KFENCE only samples).
+# expected NAME: what the log of set-up NAME must show besides CHECKS, a line each (the tests
+# assert the rest themselves: each boot tells them its set-up). rust_dma (converted to kernel::sg
+# by the series), on pci-testdev in the IOMMU boots, maps at probe, logs its DMA segments and
+# unmaps at unbind, and probes again. KASAN sees every use-after-free and out-of-bounds access
+# (KFENCE only samples).
+expected() {
+	case $1 in
+	iommu | kasan-iommu)
+		printf '%s\n' 'rust_dma 0000:[^ ]*: Probe DMA test driver=2' \
+			'rust_dma 0000:[^ ]*: Unload DMA test driver=1' \
+			'rust_dma 0000:[^ ]*: Entry\[0\]: DMA address: 0x=1'
+		;;
+	esac
+	case $1 in
+	kasan-*) echo 'KernelAddressSanitizer initialized=1' ;;
+	esac
+}
+
+# group KERNEL: the set-ups wanted that boot the kernel build KERNEL (empty: x86_64 with GCC).
 setups=${SETUPS:-$SETUPS_ALL}
-wanted() { [[ " $setups " == *" $1 "* ]]; }
-rust_dma=('rust_dma 0000:[^ ]*: Probe DMA test driver=2' 'rust_dma 0000:[^ ]*: Unload DMA test driver=1'
-	'rust_dma 0000:[^ ]*: Entry\[0\]: DMA address: 0x=1')
-kasan=('KernelAddressSanitizer initialized=1')
-wanted direct && setup direct
-wanted swiotlb && setup swiotlb
-wanted iommu && setup iommu "${rust_dma[@]}"
-if { wanted kasan-direct || wanted kasan-iommu; } && built kasan; then
-	wanted kasan-direct && setup kasan-direct "${kasan[@]}"
-	wanted kasan-iommu && setup kasan-iommu "${kasan[@]}" "${rust_dma[@]}"
-fi
-if { wanted arm64-direct || wanted arm64-iommu; } && built arm64; then
-	wanted arm64-direct && setup arm64-direct
-	wanted arm64-iommu && setup arm64-iommu
-fi
+for name in $setups; do setup_of "$name"; done
+group() {
+	local name
+	for name in $setups; do
+		setup_of "$name"
+		[ "$kernel" != "$1" ] || printf '%s ' "$name"
+	done
+}
+gcc=$(group '') kasan=$(group kasan) arm64=$(group arm64)
+# shellcheck disable=SC2086 # each group is a list of words.
+{
+	[ -z "$gcc" ] || boots $gcc
+	[ -z "$kasan" ] || ! built kasan || boots $kasan
+	[ -z "$arm64" ] || ! built arm64 || boots $arm64
+}
 
 # The kernel's own gates on our files: checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs.
+# Their summary lines go after the boots' (`later`).
+later=()
 if stage "test[gates]: checkpatch, rustfmtcheck, clippy, rustdoc, htmldocs" "$REPO/scripts/gates.sh"; then
-	summary+=("gates:   checkpatch --strict, rustfmtcheck, CLIPPY=1, rustdoc and htmldocs clean for our files")
+	later+=("gates:   checkpatch --strict, rustfmtcheck, CLIPPY=1, rustdoc and htmldocs clean for our files")
 else
 	failed=$((failed + 1)) bad=1
-	summary+=("gates:   FAILED (see above and $OUT/*.log)")
+	later+=("gates:   FAILED (see above and $OUT/*.log)")
 fi
 
 # What must and must not compile: typed memory as DMA bytes, APIs that must not exist, and the
 # kernel crate in configurations the boots do not cover.
-if stage "test[compile]: compile-fail cases, and rust/ without PCI, for riscv64, ARMv7 and UML" "$REPO/scripts/compile-checks.sh"; then
-	summary+=("compile: typed and foreign Pages refused, Pages over bytes accepted, no references into memory; tests build without PCI, for riscv64, ARMv7 (32-bit DMA addresses) and UML, and the kernel crate for UML without DMA")
+if stage "test[compile]: compile-fail cases, and rust/ for ARMv7 and UML" "$REPO/scripts/compile-checks.sh"; then
+	later+=("compile: typed and foreign Pages refused, Pages over bytes accepted, no references into memory; tests build for ARMv7 (32-bit DMA addresses, no PCI) and UML (no separate DMA length), and the kernel crate for UML without DMA")
 else
 	failed=$((failed + 1)) bad=1
-	summary+=("compile: FAILED (see above and $OUT/compile-*.log)")
+	later+=("compile: FAILED (see above and $OUT/compile-*.log)")
 fi
 
+wait_boots
+for name in "${booted[@]}"; do tally "$name"; done
+summary+=("${later[@]}")
 say "summary (logs and results in $OUT):"
 printf '    %s\n' "${summary[@]}"
 [ $bad = 0 ] && [ $failed = 0 ] || { [ $failed -gt 0 ] || failed=1; }
