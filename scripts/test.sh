@@ -85,18 +85,23 @@ tally() {
 }
 
 # boots NAME...: the set-ups NAME..., one after another, in the background: a boot keeps one
-# core busy, so each kernel's boots run while the next kernel builds (or the gates run).
-# wait_boots waits for the boots started last.
-boots_pid='' booted=()
+# core busy, so each kernel's boots run while the next kernel builds (or the gates run). At
+# most two groups boot at once (when builds have nothing to do, two groups do): a third waits
+# for the older. wait_boots waits for them all.
+boots_pids=() booted=()
 boots() {
-	wait_boots
+	if [ ${#boots_pids[@]} -ge 2 ]; then
+		wait "${boots_pids[0]}" || true
+		boots_pids=("${boots_pids[@]:1}")
+	fi
 	booted+=("$@")
 	{ for name; do setup "$name"; done; } &
-	boots_pid=$!
+	boots_pids+=($!)
 }
 wait_boots() {
-	[ -z "$boots_pid" ] || wait "$boots_pid" || true
-	boots_pid=
+	local pid
+	for pid in "${boots_pids[@]}"; do wait "$pid" || true; done
+	boots_pids=()
 }
 
 # built KERNEL: builds the kernel of a group of set-ups (scripts/build.sh) once; a failed build
