@@ -10,7 +10,8 @@ KUNIT=$KDIR/tools/testing/kunit/kunit.py
 # What every boot must show: our suites and the doctests ran, the fault-injection suite again
 # from qemu/init with fault injection armed; the sample did its round trip at probe and again
 # after qemu/init rebound it through sysfs; init finished (kmemleak scanned); the checkers were on.
-CHECKS=(--suite rust_kernel_sg --suite rust_kernel_sg_dma --suite rust_kernel_sg_fault
+CHECKS=(--suite rust_kernel_sg --suite rust_kernel_sg_borrowed --suite rust_kernel_sg_layout
+	--suite rust_kernel_sg_ranges --suite rust_kernel_sg_dma --suite rust_kernel_sg_fault
 	--suite rust_doctests_kernel
 	--expect 'rust_sg: round trip OK=2' --expect 'rust_sg: unbinding=1'
 	--expect 'kernel-sg: kmemleak scan done=1' --expect 'kernel-sg: init done=1'

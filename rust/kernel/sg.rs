@@ -43,30 +43,36 @@
 //! one out.
 
 mod borrowed;
+mod cpu;
 mod interop;
 mod iter;
 mod limits;
+mod mapping;
 mod source;
 mod state;
+mod sync;
 mod table;
+mod window;
 
 pub use self::{
     borrowed::Terms,
     iter::{
         CpuIter,
         CpuSegment,
-        DmaChunks,
         DmaIter,
-        DmaSegment,
-        DmaWindow, //
+        DmaSegment, //
     },
+    mapping::Mapping,
     source::Pages,
     state::{
-        Mapping,
         OwnerMapping,
         State, //
     },
     table::SgTable,
+    window::{
+        DmaChunks,
+        DmaWindow, //
+    },
 };
 
 #[cfg(CONFIG_RUST_SG_KUNIT_TEST)]

@@ -13,7 +13,15 @@
 //! takes a table of [`kernel::scatterlist`](crate::scatterlist).
 
 use super::{
-    source::Access,
+    iter::{
+        CpuIter,
+        DmaIter, //
+    },
+    source::{
+        Access,
+        Foreign,
+        Source, //
+    },
     state::{
         OwnerMapping,
         State, //
@@ -28,6 +36,7 @@ use crate::{
     prelude::*,
     sync::Arc, //
 };
+use core::ptr::NonNull;
 
 /// The terms on which we borrow a `struct sg_table` someone else made: what its owner promises
 /// about it, for as long as we borrow it, beyond what every owner promises.
@@ -109,6 +118,45 @@ impl Terms<'_> {
 }
 
 impl<'a> SgTable<'a> {
+    /// Wraps a table someone else made.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
+    /// mapped for as long if `state` is [`State::Borrowed`] (or for as long as its
+    /// [`OwnerMapping`](super::OwnerMapping) says, if it shares a table); its entries are CPU
+    /// memory as [`Terms`](super::Terms) define it unless `access` is [`Access::DmaOnly`]; it is
+    /// lent to us to map, as [`Terms::Mappable`](super::Terms::Mappable) says, if `access` is
+    /// [`Access::Map`].
+    pub(super) unsafe fn foreign(
+        sgt: *mut bindings::sg_table,
+        owner: Option<KBox<dyn Send + Sync>>,
+        state: State<'a>,
+        access: Access,
+    ) -> Result<Self> {
+        let sgt = NonNull::new(sgt).ok_or(EINVAL)?;
+        let size = if access != Access::DmaOnly {
+            // SAFETY: `sgt` is valid and unchanged while we borrow it, by the safety
+            // requirements; the walk reads its entries, not their pages.
+            unsafe { CpuIter::new(sgt) }.total().ok_or(EINVAL)?
+        } else {
+            // SAFETY: `sgt` is valid, mapped and unchanged, by the safety requirements.
+            unsafe { DmaIter::new(sgt) }
+                .try_fold(0usize, |sum, seg| sum.checked_add(seg.dma_len() as usize))
+                .ok_or(EOVERFLOW)?
+        };
+        // INVARIANT: By the safety requirements; `size` was counted just above.
+        Ok(Self {
+            state,
+            // SAFETY: By the safety requirements; each entry has a page but for DMA-only access
+            // (checked).
+            source: Source::Borrowed(unsafe { Foreign::new(sgt, access, owner) }),
+            size,
+        })
+    }
+}
+
+impl<'a> SgTable<'a> {
     /// Borrows a `struct sg_table` someone else made, for `'a`, on `terms`.
     ///
     /// What the table may do follows from `terms` (see [`Terms`]). Dropping it frees nothing.
@@ -142,9 +190,7 @@ impl<'a> SgTable<'a> {
     /// // `c_side.as_raw()` stands for a table C code made and keeps, not mapped.
     /// // SAFETY: `c_side` keeps its table valid, and nobody maps or changes it meanwhile.
     /// let t = unsafe { SgTable::from_raw(c_side.as_raw(), Terms::Unmapped) }?;
-    /// let mut byte = [0u8; 1];
-    /// t.read_at(PAGE_SIZE - 1, &mut byte)?;
-    /// assert_eq!(byte, [7]);
+    /// assert_eq!(t.size(), PAGE_SIZE);
     /// assert_eq!(t.dma_iter().err(), Some(EINVAL));
     ///
     /// // SAFETY: `Terms::Mappable` is refused before the table is read.
@@ -160,19 +206,6 @@ impl<'a> SgTable<'a> {
         let (state, access) = unsafe { terms.start() }?;
         // SAFETY: By the safety requirements; `access` is not `Map` (checked).
         unsafe { Self::foreign(sgt, None, state, access) }
-    }
-
-    /// Wraps a table someone else made and lends us for `'a`, as one its owner mapped, without
-    /// CPU view.
-    ///
-    /// # Safety
-    ///
-    /// `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
-    /// changes for `'a`; whoever lends it answers for its mapping (see `interop`).
-    pub(super) unsafe fn borrowed_dma_view(sgt: *mut bindings::sg_table) -> Result<Self> {
-        // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
-        // entries, which an initialised table has.
-        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
     }
 }
 
@@ -259,7 +292,7 @@ impl SgTable<'static> {
     /// buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
     /// let table = SgTable::new_mapped(dev, buf, DataDirection::FromDevice, GFP_KERNEL)?;
     /// let view = SgTable::share(Arc::new(table, GFP_KERNEL)?, GFP_KERNEL)?;
-    /// view.sync_for_cpu()?;
+    /// assert!(view.is_mapped());
     /// assert_eq!(view.direction(), Some(DataDirection::FromDevice));
     /// # Ok::<(), Error>(()) }
     /// ```

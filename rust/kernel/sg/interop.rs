@@ -19,8 +19,13 @@
 //! table has, mapped or not), but whether the addresses are live is the lender's business,
 //! not checked at run time as for a mapping we made ([`State::Managed`](super::State::Managed)).
 
-use super::SgTable;
+use super::{
+    source::Access,
+    SgTable,
+    State, //
+};
 use crate::{
+    bindings,
     prelude::*,
     scatterlist::{
         Owned,
@@ -118,5 +123,20 @@ impl SgTable<'_> {
         //   the unmapping an unbind does writes no entry of a table over our own pages (only
         //   peer-to-peer entries get their marks cleared).
         Ok(unsafe { SGTable::from_raw(self.as_raw()) })
+    }
+}
+
+impl<'a> SgTable<'a> {
+    /// Wraps a table someone else made and lends us for `'a`, as one its owner mapped, without
+    /// CPU view.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
+    /// changes for `'a`; whoever lends it answers for its mapping (see `interop`).
+    unsafe fn borrowed_dma_view(sgt: *mut bindings::sg_table) -> Result<Self> {
+        // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
+        // entries, which an initialised table has.
+        unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
     }
 }

@@ -63,7 +63,7 @@ pub(super) unsafe fn sg_next(
 ///
 /// If `left > 0`, `sg` points to a valid entry with at least `left - 1` valid entries after it,
 /// for the lifetime `'a`.
-struct Walk<'a> {
+pub(super) struct Walk<'a> {
     sg: NonNull<bindings::scatterlist>,
     left: usize,
     _table: PhantomData<&'a bindings::sg_table>,
@@ -77,7 +77,7 @@ impl<'a> Walk<'a> {
     /// If `count > 0`, `sgl` points to the first of at least `count` valid entries of an
     /// initialised scatterlist that stays valid and unchanged for `'a`.
     #[inline]
-    unsafe fn new(sgl: *mut bindings::scatterlist, count: c_uint) -> Self {
+    pub(super) unsafe fn new(sgl: *mut bindings::scatterlist, count: c_uint) -> Self {
         // INVARIANT: By the safety requirements; nothing is walked from a NULL list.
         match NonNull::new(sgl) {
             Some(sg) => Self {
@@ -126,8 +126,8 @@ impl<'a> Iterator for Walk<'a> {
 /// One DMA segment of a mapped table: an address and a length as the device sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DmaSegment {
-    address: DmaAddress,
-    len: u32,
+    pub(super) address: DmaAddress,
+    pub(super) len: u32,
 }
 
 impl DmaSegment {
@@ -173,7 +173,7 @@ impl<'a> DmaIter<'a> {
 ///
 /// `sg` points to a valid entry, one of the first `nents` of a mapped table.
 #[inline(always)]
-unsafe fn dma_segment(sg: NonNull<bindings::scatterlist>) -> DmaSegment {
+pub(super) unsafe fn dma_segment(sg: NonNull<bindings::scatterlist>) -> DmaSegment {
     let sg = sg.as_ptr();
     // SAFETY: `sg` is valid by the safety requirements.
     #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
@@ -200,193 +200,6 @@ impl Iterator for DmaIter<'_> {
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.0.size_hint()
-    }
-}
-
-/// Calls `f` on each piece of the DMA segments of a mapped table in `offset..offset + len` (those
-/// a [`DmaWindow`] gives), as long as each DMA segment up to it is the CPU entry of the same
-/// index, whole, and so physically contiguous; returns whether all were (else `f` saw only the
-/// pieces before the first that is not).
-///
-/// Segments merge only entries next to each other (as an IOMMU does), never split one: as many
-/// segments as entries, each as long as its entry, is one segment per entry.
-///
-/// # Safety
-///
-/// `sgt` points to an initialised `struct sg_table` that is mapped and stays valid and unchanged
-/// during the call.
-pub(super) unsafe fn for_each_piece(
-    sgt: NonNull<bindings::sg_table>,
-    offset: usize,
-    len: usize,
-    mut f: impl FnMut(DmaSegment),
-) -> bool {
-    let sgt = sgt.as_ptr();
-    // SAFETY: `sgt` is valid by the safety requirements.
-    let (sgl, nents, orig_nents) = unsafe { ((*sgt).sgl, (*sgt).nents, (*sgt).orig_nents) };
-    if nents != orig_nents {
-        return false;
-    }
-    let (mut skip, mut left) = (offset, len);
-    // SAFETY: A mapped table has `nents` valid entries from `sgl`, unchanged during the call.
-    for sg in unsafe { Walk::new(sgl, nents) } {
-        if left == 0 {
-            break;
-        }
-        // SAFETY: `sg` is one of those entries.
-        let seg = unsafe { dma_segment(sg) };
-        // Without a length of its own, a DMA segment is as long as its entry.
-        // SAFETY: As above.
-        #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
-        if seg.len != unsafe { (*sg.as_ptr()).length } {
-            return false;
-        }
-        if let Some(piece) = clip(seg, &mut skip, &mut left) {
-            f(piece);
-        }
-    }
-    true
-}
-
-/// The piece of `seg` in a window that starts `skip` bytes further and is `left` bytes long,
-/// if any; moves `skip` and `left` past `seg`.
-#[inline(always)]
-fn clip(seg: DmaSegment, skip: &mut usize, left: &mut usize) -> Option<DmaSegment> {
-    // CAST: A `u32` fits in a `usize` on every architecture Linux supports.
-    let len = seg.len as usize;
-    if *skip >= len {
-        *skip -= len;
-        return None;
-    }
-    let n = (len - *skip).min(*left);
-    // CAST: `skip` is less than `len`, a `u32`; `n` is at most `len`.
-    let piece = DmaSegment {
-        address: seg.address.wrapping_add(*skip as DmaAddress),
-        len: n as u32,
-    };
-    *skip = 0;
-    *left -= n;
-    Some(piece)
-}
-
-/// The DMA segments of a byte window of a mapped table: those of a [`DmaIter`], clipped to
-/// `offset..offset + len` of the bytes they describe, in order
-/// ([`SgTable::dma_window`](super::SgTable::dma_window)).
-///
-/// The window is found by walking the segments before it: linear in their number, without an
-/// allocation.
-pub struct DmaWindow<'a> {
-    segments: DmaIter<'a>,
-    /// Bytes still to skip before the window.
-    skip: usize,
-    /// Bytes of the window still to yield.
-    left: usize,
-}
-
-impl<'a> DmaWindow<'a> {
-    /// The window `offset..offset + len` of `segments`.
-    #[inline]
-    pub(super) fn new(segments: DmaIter<'a>, offset: usize, len: usize) -> Self {
-        Self {
-            segments,
-            skip: offset,
-            left: len,
-        }
-    }
-
-    /// Splits the window into chunks that do not cross a boundary of `size` bytes in DMA address
-    /// space: page-table entries of `size` (a GPU's 4 KiB or 2 MiB pages, an NVMe PRP list's
-    /// controller pages), one per chunk.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if `size` is not a power of two.
-    pub fn chunks(self, size: usize) -> Result<DmaChunks<'a>> {
-        if !size.is_power_of_two() {
-            return Err(EINVAL);
-        }
-        Ok(DmaChunks {
-            window: self,
-            // A chunk larger than any DMA address is one chunk per segment.
-            mask: DmaAddress::try_from(size - 1).unwrap_or(DmaAddress::MAX),
-            current: None,
-        })
-    }
-}
-
-impl Iterator for DmaWindow<'_> {
-    type Item = DmaSegment;
-
-    #[inline]
-    fn next(&mut self) -> Option<DmaSegment> {
-        while self.left > 0 {
-            let seg = self.segments.next()?;
-            if let Some(piece) = clip(seg, &mut self.skip, &mut self.left) {
-                return Some(piece);
-            }
-        }
-        None
-    }
-}
-
-impl core::fmt::Debug for DmaWindow<'_> {
-    /// How many bytes are left to skip, and to yield.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("DmaWindow")
-            .field("skip", &self.skip)
-            .field("left", &self.left)
-            .finish()
-    }
-}
-
-/// The chunks of a [`DmaWindow`] ([`DmaWindow::chunks`]): its segments, split where they cross a
-/// boundary of the chunk size in DMA address space.
-pub struct DmaChunks<'a> {
-    window: DmaWindow<'a>,
-    /// The chunk size minus one.
-    mask: DmaAddress,
-    /// What is left of the segment being split.
-    current: Option<DmaSegment>,
-}
-
-impl Iterator for DmaChunks<'_> {
-    type Item = DmaSegment;
-
-    #[inline]
-    fn next(&mut self) -> Option<DmaSegment> {
-        let seg = match self.current.take() {
-            Some(seg) => seg,
-            None => self.window.next()?,
-        };
-        // The bytes up to the next boundary, less one (so that a mask of all ones does not
-        // overflow); the segment's length bounds them.
-        let to_boundary = self.mask - (seg.address & self.mask);
-        // CAST: The minimum is at most `seg.len`, a `u32`.
-        let n = if to_boundary < DmaAddress::from(seg.len) {
-            (to_boundary + 1) as u32
-        } else {
-            seg.len
-        };
-        if n < seg.len {
-            self.current = Some(DmaSegment {
-                address: seg.address.wrapping_add(DmaAddress::from(n)),
-                len: seg.len - n,
-            });
-        }
-        Some(DmaSegment {
-            address: seg.address,
-            len: n,
-        })
-    }
-}
-
-impl core::fmt::Debug for DmaChunks<'_> {
-    /// The chunk size and what is left of the window.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("DmaChunks")
-            .field("size", &self.mask.wrapping_add(1))
-            .field("window", &self.window)
-            .finish()
     }
 }
 

@@ -15,7 +15,7 @@
 //!
 //! [`SgTable::map`]: super::SgTable::map
 
-use super::state::has_dma_mask;
+use super::mapping::has_dma_mask;
 use crate::{
     bindings,
     device::Device,

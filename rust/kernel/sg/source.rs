@@ -564,14 +564,4 @@ impl Source<'_> {
             Source::Borrowed(_) => Err(EINVAL),
         }
     }
-
-    /// The table, if its memory is ours to write: only a table we own. (A table lent to us to
-    /// map is not: its pages may be the page cache, or another mapping's.)
-    #[inline]
-    pub(super) fn writable(&mut self) -> Result<NonNull<bindings::sg_table>> {
-        match self {
-            Source::Owned(owned) => Ok(owned.as_raw()),
-            Source::Borrowed(_) => Err(EINVAL),
-        }
-    }
 }

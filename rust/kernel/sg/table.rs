@@ -5,27 +5,18 @@
 //! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
 
 use super::{
-    iter::{
-        CpuIter,
-        DmaIter,
-        DmaWindow, //
-    },
+    iter::DmaIter,
     limits::{
         Bus,
         Limits, //
     },
+    mapping::Keep,
     source::{
-        Access,
-        Foreign,
         OwnedSgt,
         Pages,
         Source, //
     },
-    state::{
-        Keep,
-        State,
-        SyncFor, //
-    },
+    state::State,
 };
 use crate::{
     alloc::Flags,
@@ -41,7 +32,6 @@ use crate::{
     prelude::*,
     task::might_sleep,
 };
-use core::ptr::NonNull;
 
 /// A scatter-gather table: a `struct sg_table`, where it comes from, and its mapping state.
 ///
@@ -89,8 +79,7 @@ use core::ptr::NonNull;
 ///
 /// assert!(!table.is_mapped());
 /// assert_eq!(table.dma_iter().err(), Some(EINVAL));
-/// let len: usize = table.cpu_iter()?.map(|seg| seg.len()).sum();
-/// assert_eq!(len, 4 * PAGE_SIZE);
+/// assert_eq!(table.size(), 4 * PAGE_SIZE);
 ///
 /// // The table covers the length of a vector, not its capacity.
 /// let empty = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
@@ -99,10 +88,12 @@ use core::ptr::NonNull;
 /// ```
 pub struct SgTable<'a> {
     // Note: Drop order matters; `Drop` unmaps a mapping we made, then `source` frees the
-    // `struct sg_table` and releases its pages.
-    state: State<'a>,
-    source: Source<'a>,
-    size: usize,
+    // `struct sg_table` and releases its pages. The fields are seen by the `impl` blocks in
+    // the other files of the module (foreign tables, CPU access, windows, syncs); only this
+    // file and the foreign tables' make a table, and only this file changes `state`.
+    pub(super) state: State<'a>,
+    pub(super) source: Source<'a>,
+    pub(super) size: usize,
 }
 
 impl core::fmt::Debug for SgTable<'_> {
@@ -144,45 +135,6 @@ impl Drop for SgTable<'_> {
         //
         // SAFETY: `source` gives the table `state` mapped (type invariants).
         let _ = unsafe { self.state.unmap(self.source.as_raw()) };
-    }
-}
-
-impl<'a> SgTable<'a> {
-    /// Wraps a table someone else made.
-    ///
-    /// # Safety
-    ///
-    /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
-    /// mapped for as long if `state` is [`State::Borrowed`] (or for as long as its
-    /// [`OwnerMapping`](super::OwnerMapping) says, if it shares a table); its entries are CPU
-    /// memory as [`Terms`](super::Terms) define it unless `access` is [`Access::DmaOnly`]; it is
-    /// lent to us to map, as [`Terms::Mappable`](super::Terms::Mappable) says, if `access` is
-    /// [`Access::Map`].
-    pub(super) unsafe fn foreign(
-        sgt: *mut bindings::sg_table,
-        owner: Option<KBox<dyn Send + Sync>>,
-        state: State<'a>,
-        access: Access,
-    ) -> Result<Self> {
-        let sgt = NonNull::new(sgt).ok_or(EINVAL)?;
-        let size = if access != Access::DmaOnly {
-            // SAFETY: `sgt` is valid and unchanged while we borrow it, by the safety
-            // requirements; the walk reads its entries, not their pages.
-            unsafe { CpuIter::new(sgt) }.total().ok_or(EINVAL)?
-        } else {
-            // SAFETY: `sgt` is valid, mapped and unchanged, by the safety requirements.
-            unsafe { DmaIter::new(sgt) }
-                .try_fold(0usize, |sum, seg| sum.checked_add(seg.dma_len() as usize))
-                .ok_or(EOVERFLOW)?
-        };
-        // INVARIANT: By the safety requirements; `size` was counted just above.
-        Ok(Self {
-            state,
-            // SAFETY: By the safety requirements; each entry has a page but for DMA-only access
-            // (checked).
-            source: Source::Borrowed(unsafe { Foreign::new(sgt, access, owner) }),
-            size,
-        })
     }
 }
 
@@ -228,11 +180,7 @@ impl SgTable<'static> {
     /// let image = SgTable::new_range(file, 64, 3 * PAGE_SIZE - 64, GFP_KERNEL)?;
     ///
     /// assert_eq!(image.size(), 3 * PAGE_SIZE - 64);
-    /// let first = image.cpu_iter()?.next().ok_or(EINVAL)?;
-    /// assert_eq!(first.offset(), 64);
-    /// let mut byte = [0u8; 1];
-    /// image.read_at(0, &mut byte)?;
-    /// assert_eq!(byte, [0x5a]);
+    /// assert_eq!(image.orig_nents(), 3);
     ///
     /// let file = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
     /// assert_eq!(SgTable::new_range(file, 0, 1, GFP_KERNEL).err(), Some(ERANGE));
@@ -413,9 +361,9 @@ impl<'a> SgTable<'a> {
     ///
     /// table.map_bound(dev, DataDirection::FromDevice)?;
     /// assert_eq!(table.map_bound(dev, DataDirection::FromDevice), Err(EINVAL));
-    /// table.sync_for_cpu()?;
+    /// assert!(table.dma_iter()?.count() >= 1);
     /// table.unmap()?;
-    /// assert_eq!(table.sync_for_cpu(), Err(EINVAL));
+    /// assert_eq!(table.dma_iter().err(), Some(EINVAL));
     /// # Ok::<(), Error>(()) }
     /// ```
     pub fn map_bound(&mut self, dev: &'a Device<Bound>, dir: DataDirection) -> Result {
@@ -549,245 +497,11 @@ impl<'a> SgTable<'a> {
         Ok(unsafe { DmaIter::new(self.source.as_raw()) })
     }
 
-    /// Returns an iterator over the CPU segments of the table (all `orig_nents` entries), in any
-    /// state.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` for a table without CPU view ([`Terms::DmaOnly`](super::Terms::DmaOnly)).
-    #[inline]
-    pub fn cpu_iter(&self) -> Result<CpuIter<'_>> {
-        let sgt = self.source.cpu()?;
-        // SAFETY: The table and the pages of its entries stay valid and unchanged while `self`
-        // is borrowed: by the type invariants, and for a CPU view by those of `Source`.
-        Ok(unsafe { CpuIter::new(sgt) })
-    }
-
-    /// Gives the memory back to the CPU after the device wrote it
-    /// (`dma_sync_sgtable_for_cpu()`): needed before the CPU reads what the device wrote while
-    /// the table stays mapped.
-    ///
-    /// Syncs take `&self`, as reads do: which of CPU and device owns the memory between syncs
-    /// is the driver's protocol, as in C. A read racing a sync gets whatever bytes are there.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
-    pub fn sync_for_cpu(&self) -> Result {
-        // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync(self.source.as_raw(), SyncFor::Cpu) }
-    }
-
-    /// Gives the memory to the device after the CPU wrote it
-    /// (`dma_sync_sgtable_for_device()`): needed before the device reads what the CPU wrote
-    /// after mapping.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
-    pub fn sync_for_device(&self) -> Result {
-        // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync(self.source.as_raw(), SyncFor::Device) }
-    }
-
-    /// Returns an iterator over the DMA addresses of the bytes `offset..offset + len` of a mapped
-    /// table: its DMA segments, clipped to the window. [`DmaWindow::chunks`] splits them further
-    /// into aligned chunks, e.g. one per page-table entry.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::dma_iter`]; `ERANGE` if the window is not inside the table.
-    ///
-    /// # Examples
-    ///
-    /// Page-table entries for the second and third 4 KiB of a buffer, one per 4 KiB, as a GPU
-    /// VM bind or nova-core's GSP loader writes them:
-    ///
-    /// ```
-    /// # use kernel::device::{Bound, Device};
-    /// use kernel::{
-    ///     dma::{DataDirection, DmaAddress},
-    ///     sg::SgTable,
-    /// };
-    ///
-    /// # fn test(dev: &Device<Bound>) -> Result {
-    /// const SZ_4K: usize = 4096;
-    /// let mut buf = VVec::<u8>::with_capacity(4 * SZ_4K, GFP_KERNEL)?;
-    /// buf.resize(4 * SZ_4K, 0, GFP_KERNEL)?;
-    /// let table = SgTable::new_mapped_bound(dev, buf, DataDirection::ToDevice, GFP_KERNEL)?;
-    ///
-    /// let mut entries = KVec::new();
-    /// for chunk in table.dma_window(SZ_4K, 2 * SZ_4K)?.chunks(SZ_4K)? {
-    ///     assert_eq!(chunk.dma_address() % SZ_4K as DmaAddress, 0);
-    ///     entries.push(chunk.dma_address().to_le(), GFP_KERNEL)?;
-    /// }
-    /// assert_eq!(entries.len(), 2);
-    /// assert_eq!(table.dma_window(SZ_4K, 4 * SZ_4K).err(), Some(ERANGE));
-    /// assert_eq!(table.dma_window(0, SZ_4K)?.chunks(3000).err(), Some(EINVAL));
-    /// # Ok::<(), Error>(()) }
-    /// ```
-    #[inline]
-    pub fn dma_window(&self, offset: usize, len: usize) -> Result<DmaWindow<'_>> {
-        let segments = self.dma_iter()?;
-        self.check_window(offset, len)?;
-        Ok(DmaWindow::new(segments, offset, len))
-    }
-
-    /// Gives the bytes `offset..offset + len` back to the CPU after the device wrote them:
-    /// [`SgTable::sync_for_cpu`] for part of the table, as DRM's `BO_SYNC` or a ring buffer
-    /// does (`dma_sync_single_for_cpu()` on each piece of a DMA segment in the range). Where an
-    /// IOMMU merged entries into one segment, which is then not physically contiguous, it syncs
-    /// the whole table instead.
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::sync_for_cpu`], after `ERANGE` if the range is not inside the table.
-    /// Nothing is synced on error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use kernel::device::{Bound, Device};
-    /// use kernel::{dma::DataDirection, page::PAGE_SIZE, sg::SgTable};
-    ///
-    /// # fn test(dev: &Device<Bound>) -> Result {
-    /// let mut ring = VVec::<u32>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
-    /// ring.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
-    /// let mut table = SgTable::new_for_device(dev, ring, GFP_KERNEL)?;
-    /// assert_eq!(table.sync_range_for_cpu(0, 64), Err(EINVAL));
-    ///
-    /// table.map_bound(dev, DataDirection::Bidirectional)?;
-    /// // The device wrote 64 bytes at the end of the first page.
-    /// table.sync_range_for_cpu(PAGE_SIZE - 64, 64)?;
-    /// let mut head = [0u8; 64];
-    /// table.read_at(PAGE_SIZE - 64, &mut head)?;
-    /// assert_eq!(table.sync_range_for_cpu(table.size() - 1, 2), Err(ERANGE));
-    /// # Ok::<(), Error>(()) }
-    /// ```
-    pub fn sync_range_for_cpu(&self, offset: usize, len: usize) -> Result {
-        self.sync_range(offset, len, SyncFor::Cpu)
-    }
-
-    /// Gives the bytes `offset..offset + len` to the device after the CPU wrote them:
-    /// [`SgTable::sync_for_device`] for part of the table (`dma_sync_single_for_device()` on
-    /// each piece of a DMA segment in the range).
-    ///
-    /// # Errors
-    ///
-    /// As for [`SgTable::sync_range_for_cpu`].
-    pub fn sync_range_for_device(&self, offset: usize, len: usize) -> Result {
-        self.sync_range(offset, len, SyncFor::Device)
-    }
-
-    fn sync_range(&self, offset: usize, len: usize, to: SyncFor) -> Result {
-        self.check_window(offset, len)?;
-        // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync_range(self.source.as_raw(), offset, len, to) }
-    }
-
-    /// Checks that `offset..offset + len` lies inside the table.
-    #[inline]
-    pub(super) fn check_window(&self, offset: usize, len: usize) -> Result {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.size => Ok(()),
-            _ => Err(ERANGE),
-        }
-    }
-
     /// Returns the number of bytes the table describes: the sum of its CPU entries or, for a
     /// table without CPU view, of its DMA segments. Counted once, when the table was made.
     #[inline]
     pub fn size(&self) -> usize {
         self.size
-    }
-
-    /// Copies `buf.len()` bytes of the table's memory, from `offset` on, into `buf`
-    /// (`sg_pcopy_to_buffer()`).
-    ///
-    /// While the table is mapped for a device that writes it, call [`SgTable::sync_for_cpu`]
-    /// first, or the CPU may read stale data.
-    ///
-    /// # Errors
-    ///
-    /// - `EINVAL` for a table without CPU view.
-    /// - `ERANGE` if the range is not inside the table, or is 4 GiB or more; nothing is copied.
-    /// - `EIO` if the entries held fewer bytes than the table's size (its maker changed it
-    ///   after we counted them); what they held is copied.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{page::PAGE_SIZE, sg::SgTable};
-    ///
-    /// let mut buf = VVec::<u8>::with_capacity(2 * PAGE_SIZE, GFP_KERNEL)?;
-    /// buf.resize(2 * PAGE_SIZE, 7, GFP_KERNEL)?;
-    /// let mut table = SgTable::new(buf, GFP_KERNEL)?;
-    ///
-    /// table.write_at(PAGE_SIZE - 1, &[1, 2])?;
-    /// let mut out = [0u8; 3];
-    /// table.read_at(PAGE_SIZE - 2, &mut out)?;
-    /// assert_eq!(out, [7, 1, 2]);
-    /// assert_eq!(table.read_at(2 * PAGE_SIZE - 2, &mut out), Err(ERANGE));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result {
-        let sgt = self.source.cpu()?;
-        let skip = self.check_range(offset, buf.len())?;
-        // SAFETY:
-        // - `sgt` is a valid table while `self` is borrowed, with `orig_nents` entries whose
-        //   pages are CPU memory (`Source::cpu()`).
-        // - `buf` is valid for writing `buf.len()` bytes, which lie inside the table.
-        let copied = unsafe {
-            let sgt = sgt.as_ptr();
-            bindings::sg_pcopy_to_buffer(
-                (*sgt).sgl,
-                (*sgt).orig_nents,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                skip,
-            )
-        };
-        copied_all(copied, buf.len())
-    }
-
-    /// Copies `data` into the table's memory from `offset` on (`sg_pcopy_from_buffer()`).
-    ///
-    /// While the table is mapped for a device that reads it, call [`SgTable::sync_for_device`]
-    /// afterwards, or the device may read stale data.
-    ///
-    /// # Errors
-    ///
-    /// - `EINVAL` if the memory is not ours to write (a table someone else made, even one lent
-    ///   to us to map: [`Terms::Mappable`](super::Terms::Mappable)); nothing is copied.
-    /// - `ERANGE` and `EIO` as for [`SgTable::read_at`].
-    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
-        let sgt = self.source.writable()?;
-        let skip = self.check_range(offset, data.len())?;
-        // SAFETY:
-        // - `sgt` is a valid table with `orig_nents` entries over pages that are ours, and
-        //   `&mut self` keeps every other CPU user of them away.
-        // - `data` is valid for reading `data.len()` bytes, which fit inside the table.
-        let copied = unsafe {
-            let sgt = sgt.as_ptr();
-            bindings::sg_pcopy_from_buffer(
-                (*sgt).sgl,
-                (*sgt).orig_nents,
-                data.as_ptr().cast(),
-                data.len(),
-                skip,
-            )
-        };
-        copied_all(copied, data.len())
-    }
-
-    /// Checks that `offset..offset + len` lies inside the table and that C can copy `len` bytes
-    /// at once (`sg_copy_buffer()` counts them in an `unsigned int`); returns `offset` for C.
-    fn check_range(&self, offset: usize, len: usize) -> Result<c_long> {
-        self.check_window(offset, len)?;
-        if u32::try_from(len).is_err() {
-            return Err(ERANGE);
-        }
-        c_long::try_from(offset).map_err(|_| ERANGE)
     }
 
     /// Returns whether the CPU may read the table's memory (all but DMA-only tables).
@@ -846,17 +560,5 @@ impl<'a> SgTable<'a> {
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::sg_table {
         self.source.as_raw().as_ptr()
-    }
-}
-
-/// `Ok` if `sg_copy_buffer()` copied all `len` bytes. It copies fewer only if the entries hold
-/// fewer bytes than the table's size, counted when the table was made: `EIO` then, for a table
-/// whose maker changed it after all.
-#[inline]
-fn copied_all(copied: usize, len: usize) -> Result {
-    if copied == len {
-        Ok(())
-    } else {
-        Err(EIO)
     }
 }

@@ -3,18 +3,24 @@
 //! KUnit tests for [`kernel::sg`](crate::sg), run on devices of the KUnit bus (and on QEMU's
 //! `edu` PCI device when a driver has bound it).
 //!
-//! Three suites, one file each:
+//! Six suites, one file each:
 //!
-//! - `rust_kernel_sg` (states.rs): every source through every state, every operation in each:
-//!   what must fail fails with the right error and leaves the state as it was.
+//! - `rust_kernel_sg` (states.rs): the state table, cell by cell, and our own tables through
+//!   every state: what must fail fails with the right error and leaves the state as it was.
+//! - `rust_kernel_sg_borrowed` (borrowed.rs): tables someone else made, on each of their terms.
+//! - `rust_kernel_sg_layout` (layout.rs): entries, chains and segment limits.
+//! - `rust_kernel_sg_ranges` (ranges.rs): DMA windows, chunks, range syncs, CPU copies.
 //! - `rust_kernel_sg_dma` (dma.rs): what depends on the DMA set-up (direct, bounce buffers, an
 //!   IOMMU), and concurrency.
 //! - `rust_kernel_sg_fault` (fault.rs): each allocation of a call fails in turn.
 //!
 //! This file holds what they share. DMA-API debug, when enabled, checks the mappings themselves.
 
+mod borrowed;
 mod dma;
 mod fault;
+mod layout;
+mod ranges;
 mod states;
 
 use crate::{
@@ -40,8 +46,8 @@ use crate::{
     },
     prelude::*,
     sg::{
-        iter::for_each_piece,
         source::page_phys,
+        sync::for_each_piece,
         Mapping,
         Pages,
         SgTable,
@@ -88,13 +94,6 @@ static PAGE_SEGMENTS: Parms = Parms(bindings::device_dma_parameters {
     max_segment_size: PAGE_SIZE as u32,
     min_align_mask: 0,
     segment_boundary_mask: 0,
-});
-
-/// 64 KiB segments, and a boundary mask that is not a power of two less one.
-static ODD_BOUNDARY: Parms = Parms(bindings::device_dma_parameters {
-    max_segment_size: 64 << 10,
-    min_align_mask: 0,
-    segment_boundary_mask: 0x1_7fff,
 });
 
 /// A maximum segment smaller than a page.
@@ -220,6 +219,11 @@ fn buffer(pages: usize, seed: u8) -> Result<VVec<u8>> {
     Ok(buf)
 }
 
+/// A table of ours over `pages` pages.
+fn owned(pages: usize) -> Result<SgTable<'static>> {
+    SgTable::new(buffer(pages, 0)?, GFP_KERNEL)
+}
+
 /// The two kinds of [`Mapping`]: the cases that map run with each.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -241,13 +245,33 @@ impl Kind {
     }
 }
 
-/// The state of `t` as a name, with a revoked mapping told apart.
-fn state(t: &SgTable<'_>) -> &'static str {
+/// Whether `got == want`; if not, a KTAP diagnostic line (`# ...`, which `kunit.py` shows
+/// with the failed case) names `what` and both values. Rust's KUnit assertions print the
+/// expression, not what it evaluated to: a case that loops over rows says which row failed.
+fn same<T: PartialEq + core::fmt::Debug>(what: impl crate::fmt::Display, got: T, want: T) -> bool {
+    let same = got == want;
+    if !same {
+        crate::kunit::info(fmt!("    # {what}: got {got:?}, expected {want:?}\n"));
+    }
+    same
+}
+
+/// What a test sees of a table's [`State`]: the variant, with a revoked mapping told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Is {
+    Unmapped,
+    Borrowed,
+    Managed,
+    Revoked,
+}
+
+/// The state of `t`, as [`Is`] tells them apart.
+fn state(t: &SgTable<'_>) -> Is {
     match t.state() {
-        State::Unmapped => "unmapped",
-        State::Borrowed(_) => "borrowed",
-        State::Managed(m) if m.is_live() => "managed",
-        State::Managed(_) => "revoked",
+        State::Unmapped => Is::Unmapped,
+        State::Borrowed(_) => Is::Borrowed,
+        State::Managed(m) if m.is_live() => Is::Managed,
+        State::Managed(_) => Is::Revoked,
     }
 }
 
@@ -258,7 +282,7 @@ struct Ops {
     /// The whole-table syncs, then the range syncs over the first byte.
     sync: [Result; 4],
     cpu_bytes: Result<usize>,
-    state: &'static str,
+    state: Is,
 }
 
 fn ops(t: &SgTable<'_>) -> Ops {
@@ -283,22 +307,12 @@ fn ops(t: &SgTable<'_>) -> Ops {
     }
 }
 
-fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: &'static str) -> Ops {
+fn expect(dma: Result, sync: Result, cpu_bytes: usize, state: Is) -> Ops {
     Ops {
         dma,
         sync: [sync; 4],
         cpu_bytes: Ok(cpu_bytes),
         state,
-    }
-}
-
-/// What [`ops`] sees of a table without CPU view, mapped by its owner.
-fn dma_only() -> Ops {
-    Ops {
-        dma: Ok(()),
-        sync: [Err(EINVAL); 4],
-        cpu_bytes: Err(EINVAL),
-        state: "borrowed",
     }
 }
 
@@ -348,9 +362,12 @@ fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>)
     assert_eq!(t.size(), size);
 
     // Unmapped: no DMA view, nothing to unmap or sync.
-    assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+    assert_eq!(
+        ops(&t),
+        expect(Err(EINVAL), Err(EINVAL), size, Is::Unmapped)
+    );
     assert_eq!(t.unmap(), Err(EINVAL));
-    assert_eq!(state(&t), "unmapped");
+    assert_eq!(state(&t), Is::Unmapped);
     assert_eq!(t.direction(), None);
 
     // CPU access to our own memory; out of range changes nothing.
@@ -368,7 +385,7 @@ fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>)
 
     // Unmapped -> Managed.
     assert_eq!(kind.map(&mut t, dev, ToDevice), Ok(()));
-    assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+    assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, Is::Managed));
     assert_eq!(t.direction(), Some(ToDevice));
     assert_eq!(mapping(&t)?.is_devres(), kind == Kind::Devres);
     assert!(t.is_mapped());
@@ -378,11 +395,14 @@ fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>)
     assert_eq!(kind.map(&mut t, dev, FromDevice), Err(EINVAL));
     assert_eq!(kind.map(&mut t, dev2, ToDevice), Err(EINVAL));
     assert_eq!(t.direction(), Some(ToDevice));
-    assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, "managed"));
+    assert_eq!(ops(&t), expect(Ok(()), Ok(()), size, Is::Managed));
 
     // Managed -> Unmapped, and the second unmap is refused.
     assert_eq!(t.unmap(), Ok(()));
-    assert_eq!(ops(&t), expect(Err(EINVAL), Err(EINVAL), size, "unmapped"));
+    assert_eq!(
+        ops(&t),
+        expect(Err(EINVAL), Err(EINVAL), size, Is::Unmapped)
+    );
     assert_eq!(t.unmap(), Err(EINVAL));
     assert!(!t.is_mapped());
 
@@ -392,13 +412,6 @@ fn owned_every_state_with(kind: Kind, dev: &Device<Bound>, dev2: &Device<Bound>)
     assert_eq!(mapping(&t)?.device().as_raw(), dev2.as_raw());
     assert_eq!(dma_matches_c(&t), Ok(size));
     Ok(())
-}
-
-/// Whether `dev` is DMA-coherent (`dev_is_dma_coherent()`): if not, every map, sync and unmap
-/// goes through the architecture's cache maintenance.
-fn dma_coherent(dev: &Device) -> bool {
-    // SAFETY: `dev` is a valid device.
-    unsafe { bindings::dev_is_dma_coherent(dev.as_raw()) }
 }
 
 /// A table C made (`sg_alloc_table_from_pages_segment()`, one entry per page), held by value
@@ -458,31 +471,6 @@ fn c_table(n: usize) -> Result<CTable> {
     Ok(c)
 }
 
-/// `{:?}` of `x`, as text.
-fn debug_text(x: &dyn core::fmt::Debug) -> Result<crate::str::CString> {
-    crate::str::CString::try_from_fmt(fmt!("{:?}", x))
-}
-
-/// What [`SgTable::dma_window`] must yield for `offset..offset + len`: the DMA segments as C
-/// sees them, clipped.
-fn c_dma_window(t: &SgTable<'_>, offset: usize, len: usize) -> Result<KVec<(DmaAddress, u32)>> {
-    let (mut skip, mut left, mut out) = (offset, len, KVec::new());
-    for (addr, seg_len) in c_dma_walk(t)? {
-        let seg_len = seg_len as usize;
-        if left == 0 {
-            break;
-        }
-        if skip >= seg_len {
-            skip -= seg_len;
-            continue;
-        }
-        let n = (seg_len - skip).min(left);
-        out.push((addr + skip as DmaAddress, n as u32), GFP_KERNEL)?;
-        (skip, left) = (0, left - n);
-    }
-    Ok(out)
-}
-
 /// `Iterator::collect()` into a [`KVec`].
 fn collect<T>(iter: impl Iterator<Item = T>) -> Result<KVec<T>> {
     let mut v = KVec::new();
@@ -497,29 +485,6 @@ fn dma_bytes(t: &SgTable<'_>) -> Result<usize> {
     Ok(t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum())
 }
 
-/// Whether every mapping for `dev` bounces through swiotlb (`is_swiotlb_force_bounce()`, as
-/// when booted with `swiotlb=force`). Not whether swiotlb is active: arm64 keeps a pool for
-/// devices whose mask does not reach all of RAM, which ours do.
-fn bounces(dev: &Device) -> bool {
-    // SAFETY: `dev` is a valid device.
-    unsafe { bindings::is_swiotlb_force_bounce(dev.as_raw()) }
-}
-
-/// The size of the bounce pool in bytes, as booted with `swiotlb=` (0 without swiotlb).
-fn swiotlb_pool_size() -> usize {
-    // SAFETY: Reads a value set during boot.
-    // CAST: An `unsigned long` fits in a `usize`.
-    unsafe { bindings::swiotlb_pool_size() as usize }
-}
-
-/// The slots of the bounce pool of `dev` in use now (2 KiB each), as debugfs counts them when
-/// booted with `swiotlb=...,track_hiwater`; 0 otherwise.
-fn swiotlb_used_slots(dev: &Device) -> usize {
-    // SAFETY: `dev` is a valid device; this reads an atomic counter of its pool.
-    // CAST: An `unsigned long` fits in a `usize`.
-    unsafe { bindings::swiotlb_used_slots(dev.as_raw()) as usize }
-}
-
 /// `n` pages the test allocates one by one, none physically next to the one before, so that
 /// each gets a CPU entry of its own.
 fn spaced_pages(n: usize, flags: Flags) -> Result<KVec<Page>> {
@@ -531,70 +496,6 @@ fn spaced_pages(n: usize, flags: Flags) -> Result<KVec<Page>> {
         between.push(Page::alloc_page(flags)?, flags)?;
     }
     Ok(pages)
-}
-
-/// Pages `start..start + n` of a block of physically contiguous pages, aligned to its size (one
-/// higher-order allocation).
-///
-/// # Invariants
-///
-/// `block` is the first of `1 << order` pages we own, split (`split_page()`) into order-0 pages;
-/// `start + n` is at most `1 << order`.
-struct ContiguousPages {
-    block: NonNull<bindings::page>,
-    order: u32,
-    start: usize,
-    n: usize,
-}
-
-// SAFETY: Pages are plain memory any task may free.
-unsafe impl Send for ContiguousPages {}
-
-// SAFETY: Through `&ContiguousPages` nothing is written.
-unsafe impl Sync for ContiguousPages {}
-
-impl ContiguousPages {
-    /// Pages `start..start + n` of a new block of `1 << order` pages.
-    fn new(order: u32, start: usize, n: usize) -> Result<Self> {
-        if start + n > 1 << order {
-            return Err(EINVAL);
-        }
-        // SAFETY: Always safe to call.
-        let block = NonNull::new(unsafe { bindings::alloc_pages(GFP_KERNEL.as_raw(), order) })
-            .ok_or(ENOMEM)?;
-        // SAFETY: `alloc_pages()` without `__GFP_COMP` gave a block of `1 << order` pages.
-        unsafe { bindings::split_page(block.as_ptr(), order) };
-        // INVARIANT: The block is split, and the range is inside it (checked above).
-        Ok(Self {
-            block,
-            order,
-            start,
-            n,
-        })
-    }
-}
-
-impl crate::sg::source::private::Sealed for ContiguousPages {
-    fn size(&self) -> Option<usize> {
-        self.n.checked_mul(PAGE_SIZE)
-    }
-
-    fn pages(&mut self) -> impl Iterator<Item = NonNull<bindings::page>> + '_ {
-        // SAFETY: The `struct page`s of a block are consecutive (no block crosses a memory
-        // section), and the range is inside the block.
-        (self.start..self.start + self.n).map(|i| unsafe { self.block.add(i) })
-    }
-}
-
-impl Pages for ContiguousPages {}
-
-impl Drop for ContiguousPages {
-    fn drop(&mut self) {
-        for i in 0..1usize << self.order {
-            // SAFETY: Each page of the split block is an order-0 page of ours.
-            unsafe { bindings::__free_pages(self.block.as_ptr().add(i), 0) };
-        }
-    }
 }
 
 /// Whether each entry of `t` keeps to `max` bytes and does not cross a multiple of
@@ -642,16 +543,6 @@ fn suppressing_warnings<T>(f: impl FnOnce() -> T) -> (T, c_int) {
     (r, n)
 }
 
-/// Runs `f`, which makes the kernel complain on purpose in a way KUnit cannot suppress (not a
-/// `WARN*()`), between markers in the kernel log, so that whoever reads the log can tell these
-/// complaints from real ones.
-fn complaining<T>(f: impl FnOnce() -> T) -> T {
-    pr_info!("sg-test: expected warning begin\n");
-    let r = f();
-    pr_info!("sg-test: expected warning end\n");
-    r
-}
-
 /// A DMA set-up the kernel can be booted in.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Setup {
@@ -677,21 +568,6 @@ fn intended_setup() -> Option<Setup> {
         b"swiotlb" => Some(Setup::Swiotlb),
         b"iommu" => Some(Setup::Iommu),
         _ => None,
-    }
-}
-
-/// Skips the running test for `reason`, unless the kernel was booted for a set-up in `needed`:
-/// then returns `ENODEV`, which fails it.
-fn skip_unless_needed(needed: &[Setup], reason: &str) -> Result {
-    match intended_setup() {
-        Some(setup) if needed.contains(&setup) => {
-            pr_err!("{:?} set-up, but {}\n", setup, reason);
-            Err(ENODEV)
-        }
-        _ => {
-            skip(reason);
-            Ok(())
-        }
     }
 }
 
@@ -776,55 +652,6 @@ fn set_fail_nth(nth: u32) -> u32 {
     {
         let _ = nth;
         0
-    }
-}
-
-/// Whether failslab and fail_page_alloc fail any allocation `fail-nth` points at, including
-/// allocations that may sleep and single pages, which they leave alone by default.
-fn fault_injection_armed() -> bool {
-    set_fail_nth(1);
-    let slab = KBox::new(0u8, GFP_KERNEL | __GFP_NOWARN).is_err();
-    set_fail_nth(1);
-    let page = Page::alloc_page(GFP_KERNEL | __GFP_NOWARN).is_err();
-    set_fail_nth(0);
-    slab && page
-}
-
-/// Fails the allocations of a call in turn: the first in the first run, the second in the
-/// second, and so on, until a run makes fewer allocations than the one to fail.
-struct FailEach {
-    nth: u32,
-    /// Runs that returned an error.
-    failed: u32,
-    /// Runs that succeeded although an allocation failed: one with a fallback, e.g. kmemleak's
-    /// bookkeeping, or the IOVA allocator, which flushes its caches and tries again.
-    absorbed: u32,
-}
-
-impl FailEach {
-    fn new() -> Self {
-        Self {
-            nth: 0,
-            failed: 0,
-            absorbed: 0,
-        }
-    }
-
-    /// Runs `f` with its next allocation made to fail. Returns what `f` returned, and whether
-    /// a failure was injected (otherwise `f` made fewer allocations: every one has failed once).
-    fn run<T>(&mut self, f: impl FnOnce() -> Result<T>) -> (Result<T>, bool) {
-        self.nth += 1;
-        set_fail_nth(self.nth);
-        let res = f();
-        if set_fail_nth(0) > 0 {
-            return (res, false);
-        }
-        if res.is_ok() {
-            self.absorbed += 1;
-        } else {
-            self.failed += 1;
-        }
-        (res, true)
     }
 }
 

@@ -6,6 +6,51 @@
 
 use super::*;
 
+/// Whether `dev` is DMA-coherent (`dev_is_dma_coherent()`): if not, every map, sync and unmap
+/// goes through the architecture's cache maintenance.
+fn dma_coherent(dev: &Device) -> bool {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::dev_is_dma_coherent(dev.as_raw()) }
+}
+
+/// Whether every mapping for `dev` bounces through swiotlb (`is_swiotlb_force_bounce()`, as
+/// when booted with `swiotlb=force`). Not whether swiotlb is active: arm64 keeps a pool for
+/// devices whose mask does not reach all of RAM, which ours do.
+fn bounces(dev: &Device) -> bool {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::is_swiotlb_force_bounce(dev.as_raw()) }
+}
+
+/// The size of the bounce pool in bytes, as booted with `swiotlb=` (0 without swiotlb).
+fn swiotlb_pool_size() -> usize {
+    // SAFETY: Reads a value set during boot.
+    // CAST: An `unsigned long` fits in a `usize`.
+    unsafe { bindings::swiotlb_pool_size() as usize }
+}
+
+/// The slots of the bounce pool of `dev` in use now (2 KiB each), as debugfs counts them when
+/// booted with `swiotlb=...,track_hiwater`; 0 otherwise.
+fn swiotlb_used_slots(dev: &Device) -> usize {
+    // SAFETY: `dev` is a valid device; this reads an atomic counter of its pool.
+    // CAST: An `unsigned long` fits in a `usize`.
+    unsafe { bindings::swiotlb_used_slots(dev.as_raw()) as usize }
+}
+
+/// Skips the running test for `reason`, unless the kernel was booted for a set-up in `needed`:
+/// then returns `ENODEV`, which fails it.
+fn skip_unless_needed(needed: &[Setup], reason: &str) -> Result {
+    match intended_setup() {
+        Some(setup) if needed.contains(&setup) => {
+            pr_err!("{:?} set-up, but {}\n", setup, reason);
+            Err(ENODEV)
+        }
+        _ => {
+            skip(reason);
+            Ok(())
+        }
+    }
+}
+
 #[macros::kunit_tests(rust_kernel_sg_dma)]
 mod kunit {
     use super::*;
@@ -111,7 +156,7 @@ mod kunit {
         for i in 0..32 {
             let synced = (12..20).contains(&i);
             let want = if synced || !bounce { 0x22 } else { 0x11 };
-            assert_eq!((i, cpu_at(&t, i)?), (i, want));
+            assert!(same(fmt!("byte {i}"), cpu_at(&t, i)?, want));
         }
 
         // The CPU writes all 32 bytes; it syncs 4 on each side of the boundary for the device.
@@ -121,7 +166,8 @@ mod kunit {
             let synced = (12..20).contains(&i);
             let want = if synced || !bounce { 0x33 } else { 0x22 };
             // SAFETY: See `dev_at`.
-            assert_eq!((i, unsafe { dev_at(i).read_volatile() }), (i, want));
+            let got = unsafe { dev_at(i).read_volatile() };
+            assert!(same(fmt!("byte {i}"), got, want));
         }
         for p in device {
             // SAFETY: `p` came from `memremap()` above and is not used after this.
@@ -158,7 +204,7 @@ mod kunit {
             // set-up boots edu non-coherent too.
             let arm64_direct = intended_setup() == Some(Setup::Direct);
             let expected = !cfg!(CONFIG_ARM64) || (name == "edu" && !arm64_direct);
-            assert_eq!((name, coherent), (name, expected));
+            assert!(same(name, coherent, expected));
             for kind in Kind::BOTH {
                 owned_every_state_with(kind, dev, b.bound())?;
             }
@@ -369,7 +415,7 @@ mod kunit {
         if cfg!(CONFIG_FAULT_INJECTION) && !cfg!(CONFIG_KASAN) {
             assert_eq!(untouched, 1);
         }
-        assert_eq!(state(&t), "unmapped");
+        assert_eq!(state(&t), Is::Unmapped);
         assert_eq!(t.dma_iter().err(), Some(EINVAL));
         pr_info!(
             "rust_kernel_sg_dma: mapping beyond the DMA mask failed with {:?}\n",
@@ -432,7 +478,7 @@ mod kunit {
         assert_eq!(mapped, Err(EIO));
         assert_eq!(
             ops(&big),
-            expect(Err(EINVAL), Err(EINVAL), too_big, "unmapped")
+            expect(Err(EINVAL), Err(EINVAL), too_big, Is::Unmapped)
         );
         // What was bounced before it ran out has been given back (DMA-API debug cannot tell: it
         // only sees mappings that succeeded): all but 1 MiB of the pool maps.
@@ -444,7 +490,7 @@ mod kunit {
         assert_eq!(most.unmap(), Ok(()));
         // Trying again fails the same way, and changes nothing either.
         assert_eq!(big.map(dev.bound(), DataDirection::ToDevice), Err(EIO));
-        assert_eq!(state(&big), "unmapped");
+        assert_eq!(state(&big), Is::Unmapped);
         pr_info!(
             "rust_kernel_sg_dma: a {} KiB table ran out of a {} KiB bounce pool: {:?}\n",
             too_big >> 10,

@@ -14,6 +14,55 @@ use super::*;
 /// must not skip: KUnit never runs a skipped case again); user space arms both and runs the
 /// suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
 /// fails.
+/// Whether failslab and fail_page_alloc fail any allocation `fail-nth` points at, including
+/// allocations that may sleep and single pages, which they leave alone by default.
+fn fault_injection_armed() -> bool {
+    set_fail_nth(1);
+    let slab = KBox::new(0u8, GFP_KERNEL | __GFP_NOWARN).is_err();
+    set_fail_nth(1);
+    let page = Page::alloc_page(GFP_KERNEL | __GFP_NOWARN).is_err();
+    set_fail_nth(0);
+    slab && page
+}
+
+/// Fails the allocations of a call in turn: the first in the first run, the second in the
+/// second, and so on, until a run makes fewer allocations than the one to fail.
+struct FailEach {
+    nth: u32,
+    /// Runs that returned an error.
+    failed: u32,
+    /// Runs that succeeded although an allocation failed: one with a fallback, e.g. kmemleak's
+    /// bookkeeping, or the IOVA allocator, which flushes its caches and tries again.
+    absorbed: u32,
+}
+
+impl FailEach {
+    fn new() -> Self {
+        Self {
+            nth: 0,
+            failed: 0,
+            absorbed: 0,
+        }
+    }
+
+    /// Runs `f` with its next allocation made to fail. Returns what `f` returned, and whether
+    /// a failure was injected (otherwise `f` made fewer allocations: every one has failed once).
+    fn run<T>(&mut self, f: impl FnOnce() -> Result<T>) -> (Result<T>, bool) {
+        self.nth += 1;
+        set_fail_nth(self.nth);
+        let res = f();
+        if set_fail_nth(0) > 0 {
+            return (res, false);
+        }
+        if res.is_ok() {
+            self.absorbed += 1;
+        } else {
+            self.failed += 1;
+        }
+        (res, true)
+    }
+}
+
 #[macros::kunit_tests(rust_kernel_sg_fault)]
 mod kunit {
     use super::*;
@@ -73,7 +122,7 @@ mod kunit {
                     each.run(|| SgTable::new_mapped(dev, buf, DataDirection::ToDevice, flags));
                 match res {
                     Ok(t) => {
-                        assert_eq!(state(&t), "managed");
+                        assert_eq!(state(&t), Is::Managed);
                         assert_eq!(dma_bytes(&t), Ok(size));
                     }
                     Err(e) => {
@@ -129,7 +178,7 @@ mod kunit {
             // allocates there too.
             let mut t = SgTable::new_for_device(dev, spaced_pages(80, GFP_KERNEL)?, GFP_KERNEL)?;
             let size = t.size();
-            let unmapped = || expect(Err(EINVAL), Err(EINVAL), size, "unmapped");
+            let unmapped = || expect(Err(EINVAL), Err(EINVAL), size, Is::Unmapped);
             let mut each = FailEach::new();
             loop {
                 let (res, injected) = each.run(|| t.map(dev, DataDirection::ToDevice));
