@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 /*
- * The C side of the kernel::sg benchmark (rust/kernel/sg/bench.rs): the loops a C driver
+ * The C side of the kernel::sg benchmark (rust/kernel/sg/tests/bench.rs): the loops a C driver
  * writes, to time kernel::sg against. Built only with CONFIG_RUST_SG_BENCH.
  */
 
