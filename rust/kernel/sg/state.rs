@@ -155,12 +155,11 @@ impl core::fmt::Debug for OwnerMapping {
 /// slots or IOVAs stay taken, and DMA-API debug reports the mapping at unbind).
 ///
 /// The KUnit case `the_state_table` (rust/kernel/sg/tests/states.rs) has one row per row here,
-/// `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map`
-/// column is `State::map()` (with the source's part, owned or borrowed, in
+/// `Managed` once per kind, and checks every cell with both kinds of `map`. Here, the `map` column
+/// is `State::start_map()` and `State::map()` (with the source's part, owned or borrowed, in
 /// `Source::mappable()`), `unmap` is `State::unmap()`, DMA iteration (and DMA windows)
 /// `State::check_dma()` and the syncs (whole or of a range) `State::with_mapping()` (with the
-/// syncs, in sync.rs). Out of the table: a window or range outside the
-/// table returns `ERANGE`.
+/// syncs, in sync.rs). Out of the table: a window or range outside the table returns `ERANGE`.
 ///
 /// `map` also returns `EINVAL`, changing nothing, for [`DataDirection::None`] or an attribute
 /// it does not accept, and for a table whose entries break the device's segment limits (see
@@ -198,26 +197,26 @@ pub enum State<'a> {
     Managed(Mapping<'a>),
 }
 
+/// What [`State::start_map`] hands [`State::map`]: the checked attributes, once the state is
+/// ready for a new mapping.
+pub(super) struct Ready(u32);
+
 impl<'a> State<'a> {
-    /// `Unmapped` → `Managed`: maps the table `sgt()` gives (if the source lets us) for the
-    /// device of `keep`.
+    /// The first half of `map`: checks the arguments, the state and the device, then drops a
+    /// revoked mapping, so that the state is `Unmapped` and the table may be readied for a
+    /// new mapping. [`State::map`] is the second half.
     ///
-    /// On `EINVAL` and `EIO` before the source is asked for the table (arguments, state, a
-    /// device without a DMA mask) the state is unchanged; from there on, a revoked mapping has
-    /// been dropped, and on error the state is `Unmapped`.
+    /// # Errors
     ///
-    /// # Safety
-    ///
-    /// A table `sgt()` returns points to an initialised `struct sg_table` that nobody else maps,
-    /// unmaps or changes while it is mapped, and that stays valid until this state is dropped
-    /// or left; it is the table the other calls on this state are given.
-    pub(super) unsafe fn map(
+    /// `EINVAL` for [`DataDirection::None`], an attribute `map` does not accept, or a state
+    /// other than `Unmapped` or a revoked `Managed`; `EIO` for a device without a DMA mask. The
+    /// state is unchanged then.
+    pub(super) fn start_map(
         &mut self,
-        sgt: impl FnOnce(&Device<Bound>) -> Result<NonNull<bindings::sg_table>>,
-        keep: Keep<'_, 'a>,
+        dev: &Device<Bound>,
         dir: DataDirection,
         attrs: c_ulong,
-    ) -> Result {
+    ) -> Result<Ready> {
         // `dma_map_sgtable()` would `BUG()` on `DataDirection::None`. Of the attributes, only
         // those that change how, not what, is mapped: `DMA_ATTR_MMIO` would hand RAM to the
         // device as MMIO (no bus offset, no bouncing, no cache maintenance), and the allocation
@@ -225,8 +224,6 @@ impl<'a> State<'a> {
         if dir == DataDirection::None || attrs & !raw_attrs(MAP_ATTRS) != 0 {
             return Err(EINVAL);
         }
-        // CAST: Checked just above: only bits of `MAP_ATTRS`, a `u32`, are set.
-        let attrs = attrs as u32;
         let revoked = match self {
             State::Unmapped => false,
             State::Managed(mapping) if !mapping.is_live() => true,
@@ -234,7 +231,7 @@ impl<'a> State<'a> {
         };
         // `dma_map_sgtable()` would warn, map nothing and return success, leaving in the entries
         // the DMA addresses of an earlier mapping, which nothing may unmap.
-        if !has_dma_mask(keep.device()) {
+        if !has_dma_mask(dev) {
             return Err(EIO);
         }
         if revoked {
@@ -245,11 +242,32 @@ impl<'a> State<'a> {
             might_sleep();
             *self = State::Unmapped;
         }
-        let sgt = sgt(keep.device())?;
+        // CAST: Checked above: only bits of `MAP_ATTRS`, a `u32`, are set.
+        Ok(Ready(attrs as u32))
+    }
+
+    /// `Unmapped` → `Managed`: maps `sgt` for the device of `keep`, the second half of `map`
+    /// after [`State::start_map`]. On error the state stays `Unmapped`.
+    ///
+    /// # Safety
+    ///
+    /// - `ready` is what `start_map()` returned for this state, the device of `keep` and `dir`,
+    ///   and the state has not changed since.
+    /// - `sgt` points to an initialised `struct sg_table` that nobody else maps, unmaps or
+    ///   changes while it is mapped, and that stays valid until this state is dropped or left;
+    ///   it is the table the other calls on this state are given.
+    pub(super) unsafe fn map(
+        &mut self,
+        ready: Ready,
+        sgt: NonNull<bindings::sg_table>,
+        keep: Keep<'_, 'a>,
+        dir: DataDirection,
+    ) -> Result {
         // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
         // so the `Mapping` stored in it, and that it is the table `unmap()` will be given; the
-        // previous mapping, if any, is gone; the device has a DMA mask (checked).
-        *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, attrs) }?);
+        // state is `Unmapped` (`start_map()`), so no earlier mapping is left; the device has a
+        // DMA mask (checked by `start_map()`).
+        *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, ready.0) }?);
         Ok(())
     }
 

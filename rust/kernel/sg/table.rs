@@ -457,12 +457,15 @@ impl<'a> SgTable<'a> {
     }
 
     fn map_raw(&mut self, keep: Keep<'_, 'a>, dir: DataDirection, attrs: c_ulong) -> Result {
-        let source = &mut self.source;
-        // SAFETY: A table `mappable()` returns is owned by `self.source`, which outlives
-        // `self.state` (it is dropped after it is unmapped), is what `source.as_raw()` gives
-        // the other calls on the state, and `&mut self` keeps everyone else away while it is
-        // mapped.
-        unsafe { self.state.map(|dev| source.mappable(dev), keep, dir, attrs) }
+        // Arguments, state and device first (the state unchanged on error), and a revoked
+        // mapping dropped; then the source readies its table for the device; then the mapping.
+        let ready = self.state.start_map(keep.device(), dir, attrs)?;
+        let sgt = self.source.mappable(keep.device())?;
+        // SAFETY: `ready` came from this state just above. A table `mappable()` returns is
+        // owned by `self.source`, which outlives `self.state` (it is dropped after it is
+        // unmapped), is what `source.as_raw()` gives the other calls on the state, and
+        // `&mut self` keeps everyone else away while it is mapped.
+        unsafe { self.state.map(ready, sgt, keep, dir) }
     }
 
     /// Unmaps a table we mapped: [`State::Managed`] → [`State::Unmapped`]
