@@ -124,7 +124,8 @@ impl<'a> SgTable<'a> {
     ///
     /// `sgt` is valid and unchanged for `'a`, or as long as `owner` lives if it is `Some`; it is
     /// mapped for as long if `state` is [`State::Borrowed`] (or for as long as its
-    /// [`OwnerMapping`](super::OwnerMapping) says, if it shares a table); its entries are CPU
+    /// [`OwnerMapping`](super::OwnerMapping) says, if it shares a table; or as far as its lender
+    /// says, for a table of `kernel::scatterlist`: see interop.rs); its entries are CPU
     /// memory as [`Terms`](super::Terms) define it unless `access` is [`Access::DmaOnly`]; it is
     /// lent to us to map, as [`Terms::Mappable`](super::Terms::Mappable) says, if `access` is
     /// [`Access::Map`].
@@ -145,14 +146,12 @@ impl<'a> SgTable<'a> {
                 .try_fold(0usize, |sum, seg| sum.checked_add(seg.dma_len() as usize))
                 .ok_or(EOVERFLOW)?
         };
-        // INVARIANT: By the safety requirements; `size` was counted just above.
-        Ok(Self {
-            state,
-            // SAFETY: By the safety requirements; each entry has a page but for DMA-only access
-            // (checked).
-            source: Source::Borrowed(unsafe { Foreign::new(sgt, access, owner) }),
-            size,
-        })
+        // SAFETY: By the safety requirements; each entry has a page but for DMA-only access
+        // (checked).
+        let source = Source::Borrowed(unsafe { Foreign::new(sgt, access, owner) });
+        // SAFETY: The invariants of `SgTable` hold by the safety requirements, and `size` was
+        // counted just above.
+        Ok(unsafe { Self::from_parts(state, source, size) })
     }
 }
 

@@ -46,9 +46,10 @@ impl SgTable<'_> {
     /// ```
     #[inline]
     pub fn cpu_iter(&self) -> Result<CpuIter<'_>> {
-        let sgt = self.source.cpu()?;
+        let sgt = self.source().cpu()?;
         // SAFETY: The table and the pages of its entries stay valid and unchanged while `self`
-        // is borrowed: by the type invariants, and for a CPU view by those of `Source`.
+        // is borrowed: by the type invariants of `SgTable`, and for a CPU view (`Source::cpu()`)
+        // by those of `Foreign` and of the owned table's `Backing`.
         Ok(unsafe { CpuIter::new(sgt) })
     }
 
@@ -82,7 +83,7 @@ impl SgTable<'_> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result {
-        let sgt = self.source.cpu()?;
+        let sgt = self.source().cpu()?;
         let skip = self.check_range(offset, buf.len())?;
         // SAFETY:
         // - `sgt` is a valid table while `self` is borrowed, with `orig_nents` entries whose
@@ -112,7 +113,7 @@ impl SgTable<'_> {
     ///   to us to map: [`Terms::Mappable`](super::Terms::Mappable)); nothing is copied.
     /// - `ERANGE` and `EIO` as for [`SgTable::read_at`].
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
-        let sgt = self.source.writable()?;
+        let sgt = self.source().writable()?;
         let skip = self.check_range(offset, data.len())?;
         // SAFETY:
         // - `sgt` is a valid table with `orig_nents` entries over pages that are ours, and
@@ -158,7 +159,7 @@ impl Source<'_> {
     /// The table, if its memory is ours to write: only a table we own. (A table lent to us to
     /// map is not: its pages may be the page cache, or another mapping's.)
     #[inline]
-    fn writable(&mut self) -> Result<NonNull<bindings::sg_table>> {
+    fn writable(&self) -> Result<NonNull<bindings::sg_table>> {
         match self {
             Source::Owned(_) => Ok(self.as_raw()),
             Source::Borrowed(_) => Err(EINVAL),

@@ -135,8 +135,9 @@ impl<'a> SgTable<'a> {
     /// `sgt` points to an initialised `struct sg_table` that stays valid and that nobody
     /// changes for `'a`; whoever lends it answers for its mapping (see `interop`).
     unsafe fn borrowed_dma_view(sgt: *mut bindings::sg_table) -> Result<Self> {
-        // SAFETY: By the safety requirements; DMA iteration reads only the first `nents`
-        // entries, which an initialised table has.
+        // SAFETY: By the safety requirements: a table of `kernel::scatterlist`, mapped as far as
+        // its lender says, the one exception the invariants of `SgTable` name; DMA iteration
+        // reads only the first `nents` entries, which an initialised table has.
         unsafe { Self::foreign(sgt, None, State::Borrowed(None), Access::DmaOnly) }
     }
 }

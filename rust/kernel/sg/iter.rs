@@ -156,8 +156,9 @@ impl<'a> DmaIter<'a> {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that is mapped for DMA and stays valid
-    /// and unchanged for `'a`.
+    /// `sgt` points to an initialised `struct sg_table` whose first `nents` entries stay valid
+    /// and unchanged for `'a`. (That the table is mapped, so that the addresses are live, is
+    /// what the callers check; an unmapped table yields stale addresses, safely.)
     #[inline]
     pub(super) unsafe fn new(sgt: NonNull<bindings::sg_table>) -> Self {
         let sgt = sgt.as_ptr();

@@ -69,10 +69,10 @@ impl Keep<'_, '_> {
 ///
 /// For a lifetime-bound mapping (`kind` is `Kind::Lifetime(dev)`), the table it was made for is
 /// mapped for `dev`, `dir` and `attrs` until its `unmap()` is called with it; `dev` stays
-/// bound for `'a`. Only `Mapping::new()` makes one; the syncs (sync.rs) read `kind` and `dir`.
+/// bound for `'a`. The syncs (sync.rs) read `kind` through `Mapping::kind()`.
 pub struct Mapping<'a> {
-    pub(super) kind: Kind<'a>,
-    pub(super) dir: DataDirection,
+    kind: Kind<'a>,
+    dir: DataDirection,
     attrs: u32,
 }
 
@@ -90,10 +90,16 @@ impl<'a> Mapping<'a> {
     ///
     /// # Safety
     ///
-    /// `sgt` points to an initialised `struct sg_table` that stays valid for the lifetime of the
-    /// returned [`Mapping`], that nobody else maps, unmaps or changes while it is mapped, and
-    /// that [`Mapping::unmap`] and the syncs will be given; the device of `keep` has a DMA
-    /// mask.
+    /// - `sgt` points to an initialised `struct sg_table`, not mapped now (by anyone, us
+    ///   included), that stays valid for the lifetime of the returned [`Mapping`], that nobody
+    ///   else maps, unmaps or changes while it is mapped, and that [`Mapping::unmap`] and the
+    ///   syncs will be given; its entries keep to the limits of the device of `keep` (readied
+    ///   by `Source::mappable()`).
+    /// - The device of `keep` has a DMA mask; `dir` is not [`DataDirection::None`] (on which
+    ///   `dma_map_sgtable()` calls `BUG()`), and `attrs` has only bits of `MAP_ATTRS`.
+    /// - A lifetime-bound mapping is undone only by [`Mapping::unmap`], which must be called
+    ///   with `sgt` before the table goes: dropping it does not unmap (it keeps no pointer to
+    ///   the table).
     pub(super) unsafe fn new(
         sgt: NonNull<bindings::sg_table>,
         keep: Keep<'_, 'a>,
@@ -137,6 +143,12 @@ impl<'a> Mapping<'a> {
         }
     }
 
+    /// What keeps the mapping from outliving the binding of its device.
+    #[inline]
+    pub(super) fn kind(&self) -> &Kind<'a> {
+        &self.kind
+    }
+
     /// Returns the direction the table is mapped for.
     #[inline]
     pub fn direction(&self) -> DataDirection {
@@ -146,7 +158,7 @@ impl<'a> Mapping<'a> {
     /// Returns the device the table is mapped for.
     #[inline]
     pub fn device(&self) -> &Device {
-        match &self.kind {
+        match self.kind() {
             Kind::Devres(dma) => dma.device(),
             Kind::Lifetime(dev) => dev,
         }
@@ -288,7 +300,7 @@ pub(super) unsafe fn orig_entries(
 /// - `sgt` is mapped for `dev`, `dir` and `attrs`.
 pub(super) struct MappedSgt {
     sgt: NonNull<bindings::sg_table>,
-    pub(super) dev: ARef<Device>,
+    dev: ARef<Device>,
     dir: DataDirection,
     attrs: u32,
 }
@@ -303,6 +315,12 @@ unsafe impl Send for MappedSgt {}
 unsafe impl Sync for MappedSgt {}
 
 impl MappedSgt {
+    /// The device the table is mapped for.
+    #[inline]
+    pub(super) fn device(&self) -> &Device {
+        &self.dev
+    }
+
     /// Maps `sgt` for `dev`.
     ///
     /// # Safety
@@ -334,6 +352,6 @@ impl Drop for MappedSgt {
         //   type invariants.
         // - The drop runs either from `Devres` while the device is still bound, or at device
         //   unbind, before the device's DMA state is torn down.
-        unsafe { unmap_sgtable(self.sgt, &self.dev, self.dir, self.attrs) };
+        unsafe { unmap_sgtable(self.sgt, self.device(), self.dir, self.attrs) };
     }
 }

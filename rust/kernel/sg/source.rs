@@ -393,9 +393,13 @@ impl OwnedSgt {
 
     /// Checks that every entry keeps to the limits of `dev`, and readies the table for
     /// `dma_map_sgtable()` (see [`ready`]).
-    fn prepare(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
-        // SAFETY: The table is ours, and not mapped (`&mut self`: the caller maps it next); every
-        // entry has a page, with consecutive `struct page`s (type invariants of `Backing`).
+    ///
+    /// # Safety
+    ///
+    /// The table is not mapped.
+    unsafe fn prepare(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
+        // SAFETY: The table is ours, and not mapped (safety requirements); every entry has a
+        // page, with consecutive `struct page`s (type invariants of `Backing`).
         unsafe { ready(self.as_raw(), self.0.limits, dev) }
     }
 }
@@ -551,13 +555,19 @@ impl Source<'_> {
 
     /// The table, if it is ours to map (ours, or lent to us to map) and its entries keep to the
     /// limits of `dev`, ready to be mapped.
+    ///
+    /// # Safety
+    ///
+    /// The table is not mapped (its [`SgTable`](super::SgTable)'s state is `Unmapped`): readying
+    /// it writes its DMA fields.
     #[inline]
-    pub(super) fn mappable(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
+    pub(super) unsafe fn mappable(&mut self, dev: &Device) -> Result<NonNull<bindings::sg_table>> {
         match self {
-            Source::Owned(owned) => owned.prepare(dev),
-            // SAFETY: A table lent to us to map has entries ours to write (not its memory), is
-            // not mapped when the caller maps it, and its entries have pages (type invariants of
-            // `Foreign`); it was built for no device.
+            // SAFETY: The table is not mapped, by the safety requirements.
+            Source::Owned(owned) => unsafe { owned.prepare(dev) },
+            // SAFETY: A table lent to us to map has entries ours to write (not its memory), and
+            // its entries have pages (type invariants of `Foreign`); it is not mapped, by the
+            // safety requirements; it was built for no device.
             Source::Borrowed(f) if f.access == Access::Map => unsafe {
                 ready(f.sgt, Limits::NONE, dev)
             },

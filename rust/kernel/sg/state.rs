@@ -39,7 +39,7 @@ use core::ptr::NonNull;
 /// [`SgTable`]: super::SgTable
 /// [`Terms::MappedFor`]: super::Terms::MappedFor
 /// [`SgTable::share`]: super::SgTable::share
-pub struct OwnerMapping(pub(super) Known);
+pub struct OwnerMapping(Known);
 
 /// The two kinds of [`OwnerMapping`].
 ///
@@ -50,8 +50,9 @@ pub struct OwnerMapping(pub(super) Known);
 /// - `Shared`: the table is that of `table`, whose state is [`State::Managed`]; it stays so
 ///   while shared (changing it needs `&mut`), revoked or not.
 ///
-/// Only [`OwnerMapping::mapped_for`] and [`OwnerMapping::shared`] make one; the syncs (sync.rs)
-/// read it.
+/// An [`OwnerMapping`] holds one only as [`OwnerMapping::mapped_for`] and
+/// [`OwnerMapping::shared`] made it; the syncs (sync.rs) read it through
+/// [`OwnerMapping::known`].
 #[derive(Clone)]
 pub(super) enum Known {
     MappedFor {
@@ -96,10 +97,16 @@ impl OwnerMapping {
         }
     }
 
+    /// What we know of the mapping.
+    #[inline]
+    pub(super) fn known(&self) -> &Known {
+        &self.0
+    }
+
     /// Returns the direction of the mapping.
     #[inline]
     fn direction(&self) -> Option<DataDirection> {
-        match &self.0 {
+        match self.known() {
             Known::MappedFor { dir, .. } => Some(*dir),
             Known::Shared(table) => table.direction(),
         }
@@ -211,6 +218,7 @@ impl<'a> State<'a> {
     /// `EINVAL` for [`DataDirection::None`], an attribute `map` does not accept, or a state
     /// other than `Unmapped` or a revoked `Managed`; `EIO` for a device without a DMA mask. The
     /// state is unchanged then.
+    #[track_caller]
     pub(super) fn start_map(
         &mut self,
         dev: &Device<Bound>,
@@ -252,10 +260,11 @@ impl<'a> State<'a> {
     /// # Safety
     ///
     /// - `ready` is what `start_map()` returned for this state, the device of `keep` and `dir`,
-    ///   and the state has not changed since.
-    /// - `sgt` points to an initialised `struct sg_table` that nobody else maps, unmaps or
-    ///   changes while it is mapped, and that stays valid until this state is dropped or left;
-    ///   it is the table the other calls on this state are given.
+    ///   and the state has not changed since (it is `Unmapped`).
+    /// - `sgt` points to an initialised `struct sg_table`, readied for the device of `keep` by
+    ///   `Source::mappable()` after `start_map()`, that nobody else maps, unmaps or changes
+    ///   while it is mapped, and that stays valid until this state is dropped or left; it is
+    ///   the table the other calls on this state are given.
     pub(super) unsafe fn map(
         &mut self,
         ready: Ready,
@@ -263,10 +272,12 @@ impl<'a> State<'a> {
         keep: Keep<'_, 'a>,
         dir: DataDirection,
     ) -> Result {
-        // SAFETY: The caller guarantees that `sgt` is exclusively ours and outlives `self`, and
-        // so the `Mapping` stored in it, and that it is the table `unmap()` will be given; the
-        // state is `Unmapped` (`start_map()`), so no earlier mapping is left; the device has a
-        // DMA mask (checked by `start_map()`).
+        // SAFETY: By the safety requirements: `sgt` is exclusively ours, readied for the device,
+        // and outlives `self`, and so the `Mapping` stored in it, and it is the table `unmap()`
+        // will be given; the state is `Unmapped`, so no earlier mapping is left and `sgt` is not
+        // mapped. `ready` (made only by `start_map()`) says that the device has a DMA mask, that
+        // `dir` is not `None` and that its attributes are those of `MAP_ATTRS`. The `Mapping` is
+        // kept in the state, whose `unmap()` (also on drop of the table) undoes it.
         *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, ready.0) }?);
         Ok(())
     }
@@ -298,8 +309,11 @@ impl<'a> State<'a> {
     #[inline]
     pub(super) fn check_dma(&self) -> Result {
         match self {
-            State::Borrowed(Some(OwnerMapping(Known::Shared(table)))) => table.state().check_dma(),
-            State::Borrowed(_) => Ok(()),
+            State::Borrowed(Some(owner)) => match owner.known() {
+                Known::Shared(table) => table.state().check_dma(),
+                Known::MappedFor { .. } => Ok(()),
+            },
+            State::Borrowed(None) => Ok(()),
             State::Managed(mapping) if mapping.is_live() => Ok(()),
             State::Managed(_) => Err(ENODEV),
             State::Unmapped => Err(EINVAL),
@@ -310,7 +324,7 @@ impl<'a> State<'a> {
     #[inline]
     pub(super) fn direction(&self) -> Option<DataDirection> {
         match self {
-            State::Managed(mapping) => Some(mapping.dir),
+            State::Managed(mapping) => Some(mapping.direction()),
             State::Borrowed(Some(owner)) => owner.direction(),
             State::Unmapped | State::Borrowed(None) => None,
         }

@@ -12,15 +12,10 @@ use super::{
         Walk, //
     },
     mapping::{
-        orig_entries,
         Kind,
-        MappedSgt,
-        Mapping, //
+        MappedSgt, //
     },
-    state::{
-        Known,
-        OwnerMapping, //
-    },
+    state::Known,
     window::clip,
     SgTable,
     State, //
@@ -47,7 +42,7 @@ impl SgTable<'_> {
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_cpu(&self) -> Result {
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync(self.source.as_raw(), SyncFor::Cpu) }
+        unsafe { self.state().sync(self.source().as_raw(), SyncFor::Cpu) }
     }
 
     /// Gives the memory to the device after the CPU wrote it
@@ -59,7 +54,7 @@ impl SgTable<'_> {
     /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
     pub fn sync_for_device(&self) -> Result {
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync(self.source.as_raw(), SyncFor::Device) }
+        unsafe { self.state().sync(self.source().as_raw(), SyncFor::Device) }
     }
 
     /// Gives the bytes `offset..offset + len` back to the CPU after the device wrote them:
@@ -111,7 +106,10 @@ impl SgTable<'_> {
     fn sync_range(&self, offset: usize, len: usize, to: SyncFor) -> Result {
         self.check_window(offset, len)?;
         // SAFETY: `source` gives the table of `state` (type invariants).
-        unsafe { self.state.sync_range(self.source.as_raw(), offset, len, to) }
+        unsafe {
+            self.state()
+                .sync_range(self.source().as_raw(), offset, len, to)
+        }
     }
 }
 
@@ -137,7 +135,7 @@ impl SyncFor {
         {
             let (dev, dir) = (dev.as_raw(), dir.into());
             // SAFETY: `sgt` is valid, by the safety requirements.
-            let (sgl, n) = unsafe { orig_entries(sgt) };
+            let (sgl, n) = unsafe { super::mapping::orig_entries(sgt) };
             // SAFETY: These are the entries of `sgt`, mapped for `dev` and `dir`.
             unsafe {
                 match self {
@@ -236,20 +234,14 @@ impl State<'_> {
         // One call of `f` for the cases that need no revocation held off, so that `f` is inlined
         // once and its captures stay in registers.
         let (dev, dir): (&Device, _) = match self {
-            State::Managed(Mapping {
-                kind: Kind::Lifetime(dev),
-                dir,
-                ..
-            }) => (dev, *dir),
-            State::Managed(Mapping {
-                kind: Kind::Devres(dma),
-                dir,
-                ..
-            }) => return devres_with_device(dma, *dir, f),
-            State::Borrowed(Some(OwnerMapping(Known::MappedFor { dev, dir }))) => (dev, *dir),
-            State::Borrowed(Some(OwnerMapping(Known::Shared(table)))) => {
-                return shared_with_mapping(table, f)
-            }
+            State::Managed(mapping) => match mapping.kind() {
+                Kind::Lifetime(dev) => (dev, mapping.direction()),
+                Kind::Devres(dma) => return devres_with_device(dma, mapping.direction(), f),
+            },
+            State::Borrowed(Some(owner)) => match owner.known() {
+                Known::MappedFor { dev, dir } => (dev, *dir),
+                Known::Shared(table) => return shared_with_mapping(table, f),
+            },
             State::Unmapped | State::Borrowed(None) => return Err(EINVAL),
         };
         f(dev, dir);
@@ -303,7 +295,7 @@ fn devres_with_device(
     dir: DataDirection,
     f: impl FnOnce(&Device, DataDirection),
 ) -> Result {
-    dma.try_access_with(|m| f(&m.dev, dir)).ok_or(ENODEV)
+    dma.try_access_with(|m| f(m.device(), dir)).ok_or(ENODEV)
 }
 
 /// [`State::with_mapping`] of a table shared with us: its mapping, revocation included. Kept

@@ -39,7 +39,7 @@ use crate::{
 /// allocated, mapped or not, next to tables another subsystem made, in one plain field such as a
 /// `KVec<SgTable<'static>>`. What a table can do depends on its [`State`], checked at run time:
 /// an operation the state does not allow returns `EINVAL` and changes nothing (see the table in
-/// [`State`]'s module). Only the constructors that wrap a C table are `unsafe`.
+/// [`State`]'s documentation). Only the constructors that wrap a C table are `unsafe`.
 ///
 /// Dropping an [`SgTable`] unmaps it if we mapped it (with the same device, direction,
 /// attributes and `orig_nents`), then frees the `struct sg_table` if we allocated it, then
@@ -61,8 +61,10 @@ use crate::{
 ///
 /// - `source` gives a `struct sg_table` that stays valid while `self` lives, and that nobody but
 ///   `state` maps, unmaps or changes meanwhile.
-/// - If `state` is [`State::Borrowed`], the table is mapped for DMA (by its owner) while `self`
-///   lives, or, for a view of a shared table, while that table's mapping is live; if it is
+/// - If `state` is [`State::Borrowed`], the first `nents` entries of the table are initialised
+///   while `self` lives, and mapped for DMA by the table's owner, or, for a view of a shared
+///   table, while that table's mapping is live; a table taken from `kernel::scatterlist` is
+///   mapped as far as its lender says (a `&SGTable` does not promise it: see interop.rs); if it is
 ///   [`State::Managed`], it is mapped by the mapping held there, unless revoked, and
 ///   `source.as_raw()` is the table that mapping was made for.
 /// - `size` is the sum of the lengths of the `orig_nents` entries (the CPU view) or, for a table
@@ -88,12 +90,10 @@ use crate::{
 /// ```
 pub struct SgTable<'a> {
     // Note: Drop order matters; `Drop` unmaps a mapping we made, then `source` frees the
-    // `struct sg_table` and releases its pages. The fields are seen by the `impl` blocks in
-    // the other files of the module (foreign tables, CPU access, windows, syncs); only this
-    // file and the foreign tables' make a table, and only this file changes `state`.
-    pub(super) state: State<'a>,
-    pub(super) source: Source<'a>,
-    pub(super) size: usize,
+    // `struct sg_table` and releases its pages.
+    state: State<'a>,
+    source: Source<'a>,
+    size: usize,
 }
 
 impl core::fmt::Debug for SgTable<'_> {
@@ -135,6 +135,29 @@ impl Drop for SgTable<'_> {
         //
         // SAFETY: `source` gives the table `state` mapped (type invariants).
         let _ = unsafe { self.state.unmap(self.source.as_raw()) };
+    }
+}
+
+impl<'a> SgTable<'a> {
+    /// Makes a table of its parts: for the tables someone else made (borrowed.rs).
+    ///
+    /// # Safety
+    ///
+    /// The parts keep the invariants of [`SgTable`].
+    pub(super) unsafe fn from_parts(state: State<'a>, source: Source<'a>, size: usize) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self {
+            state,
+            source,
+            size,
+        }
+    }
+
+    /// Where the table comes from, for the `impl` blocks in the other files of the module (CPU
+    /// access, syncs); only this file changes the state.
+    #[inline]
+    pub(super) fn source(&self) -> &Source<'a> {
+        &self.source
     }
 }
 
@@ -366,6 +389,7 @@ impl<'a> SgTable<'a> {
     /// assert_eq!(table.dma_iter().err(), Some(EINVAL));
     /// # Ok::<(), Error>(()) }
     /// ```
+    #[track_caller]
     pub fn map_bound(&mut self, dev: &'a Device<Bound>, dir: DataDirection) -> Result {
         self.map_raw(Keep::Lifetime(dev), dir, 0)
     }
@@ -376,6 +400,7 @@ impl<'a> SgTable<'a> {
     /// # Errors
     ///
     /// As for [`SgTable::map_bound`].
+    #[track_caller]
     pub fn map_bound_with_attrs(
         &mut self,
         dev: &'a Device<Bound>,
@@ -402,7 +427,9 @@ impl<'a> SgTable<'a> {
     ///   is not one `map_with_attrs` accepts, or if an entry is longer than the maximum segment
     ///   of `dev` or crosses its segment boundary at the DMA address `dev` would get (a bus
     ///   offset counts). A table built for no device has an entry per page, which fits every
-    ///   device that takes a page per segment; one built for another device may not fit.
+    ///   device that takes a page per segment; one built for another device may not fit. (A
+    ///   table whose devres mapping was revoked has dropped it by the time its entries are
+    ///   checked: it is left `Unmapped`.)
     /// - `EIO` for a device without a DMA mask (an auxiliary device, for one), before the DMA
     ///   API is called.
     /// - `ENOMEM` if the mapping cannot be kept, or the error of `dma_map_sgtable()` (`EINVAL`,
@@ -456,15 +483,18 @@ impl<'a> SgTable<'a> {
         self.map_raw(Keep::Devres(dev), dir, attrs.as_raw())
     }
 
+    #[track_caller]
     fn map_raw(&mut self, keep: Keep<'_, 'a>, dir: DataDirection, attrs: c_ulong) -> Result {
         // Arguments, state and device first (the state unchanged on error), and a revoked
         // mapping dropped; then the source readies its table for the device; then the mapping.
         let ready = self.state.start_map(keep.device(), dir, attrs)?;
-        let sgt = self.source.mappable(keep.device())?;
-        // SAFETY: `ready` came from this state just above. A table `mappable()` returns is
-        // owned by `self.source`, which outlives `self.state` (it is dropped after it is
-        // unmapped), is what `source.as_raw()` gives the other calls on the state, and
-        // `&mut self` keeps everyone else away while it is mapped.
+        // SAFETY: The state is `Unmapped` now (`start_map()`), so the table is not mapped.
+        let sgt = unsafe { self.source.mappable(keep.device()) }?;
+        // SAFETY: `ready` came from this state just above, and `sgt` was readied for the device
+        // since. A table `mappable()` returns is owned by `self.source`, which outlives
+        // `self.state` (it is dropped after it is unmapped), is what `source.as_raw()` gives
+        // the other calls on the state, and `&mut self` keeps everyone else away while it is
+        // mapped.
         unsafe { self.state.map(ready, sgt, keep, dir) }
     }
 
@@ -510,7 +540,7 @@ impl<'a> SgTable<'a> {
     /// Returns whether the CPU may read the table's memory (all but DMA-only tables).
     #[inline]
     pub(super) fn has_cpu_view(&self) -> bool {
-        self.source.cpu().is_ok()
+        self.source().cpu().is_ok()
     }
 
     /// Returns the mapping state.

@@ -63,7 +63,7 @@ impl SgTable<'_> {
     #[inline]
     pub(super) fn check_window(&self, offset: usize, len: usize) -> Result {
         match offset.checked_add(len) {
-            Some(end) if end <= self.size => Ok(()),
+            Some(end) if end <= self.size() => Ok(()),
             _ => Err(ERANGE),
         }
     }
