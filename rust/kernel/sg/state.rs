@@ -204,9 +204,12 @@ pub enum State<'a> {
     Managed(Mapping<'a>),
 }
 
-/// What [`State::start_map`] hands [`State::map`]: the checked attributes, once the state is
-/// ready for a new mapping.
-pub(super) struct Ready(u32);
+/// What [`State::start_map`] hands [`State::map`]: the checked direction and attributes, once
+/// the state is ready for a new mapping.
+pub(super) struct Ready {
+    dir: DataDirection,
+    attrs: u32,
+}
 
 impl<'a> State<'a> {
     /// The first half of `map`: checks the arguments, the state and the device, then drops a
@@ -251,7 +254,8 @@ impl<'a> State<'a> {
             *self = State::Unmapped;
         }
         // CAST: Checked above: only bits of `MAP_ATTRS`, a `u32`, are set.
-        Ok(Ready(attrs as u32))
+        let attrs = attrs as u32;
+        Ok(Ready { dir, attrs })
     }
 
     /// `Unmapped` → `Managed`: maps `sgt` for the device of `keep`, the second half of `map`
@@ -259,8 +263,8 @@ impl<'a> State<'a> {
     ///
     /// # Safety
     ///
-    /// - `ready` is what `start_map()` returned for this state, the device of `keep` and `dir`,
-    ///   and the state has not changed since (it is `Unmapped`).
+    /// - `ready` is what `start_map()` returned for this state and the device of `keep`, and
+    ///   the state has not changed since (it is `Unmapped`).
     /// - `sgt` points to an initialised `struct sg_table`, readied for the device of `keep` by
     ///   `Source::mappable()` after `start_map()`, that nobody else maps, unmaps or changes
     ///   while it is mapped, and that stays valid until this state is dropped or left; it is
@@ -270,15 +274,15 @@ impl<'a> State<'a> {
         ready: Ready,
         sgt: NonNull<bindings::sg_table>,
         keep: Keep<'_, 'a>,
-        dir: DataDirection,
     ) -> Result {
+        let Ready { dir, attrs } = ready;
         // SAFETY: By the safety requirements: `sgt` is exclusively ours, readied for the device,
         // and outlives `self`, and so the `Mapping` stored in it, and it is the table `unmap()`
         // will be given; the state is `Unmapped`, so no earlier mapping is left and `sgt` is not
         // mapped. `ready` (made only by `start_map()`) says that the device has a DMA mask, that
-        // `dir` is not `None` and that its attributes are those of `MAP_ATTRS`. The `Mapping` is
+        // `dir` is not `None` and that `attrs` has only bits of `MAP_ATTRS`. The `Mapping` is
         // kept in the state, whose `unmap()` (also on drop of the table) undoes it.
-        *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, ready.0) }?);
+        *self = State::Managed(unsafe { Mapping::new(sgt, keep, dir, attrs) }?);
         Ok(())
     }
 

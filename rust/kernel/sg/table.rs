@@ -495,7 +495,7 @@ impl<'a> SgTable<'a> {
         // `self.state` (it is dropped after it is unmapped), is what `source.as_raw()` gives
         // the other calls on the state, and `&mut self` keeps everyone else away while it is
         // mapped.
-        unsafe { self.state.map(ready, sgt, keep, dir) }
+        unsafe { self.state.map(ready, sgt, keep) }
     }
 
     /// Unmaps a table we mapped: [`State::Managed`] → [`State::Unmapped`]
