@@ -485,15 +485,24 @@ fn dma_bytes(t: &SgTable<'_>) -> Result<usize> {
     Ok(t.dma_iter()?.map(|seg| seg.dma_len() as usize).sum())
 }
 
-/// `n` pages the test allocates one by one, none physically next to the one before, so that
-/// each gets a CPU entry of its own.
+/// `n` pages, none starting right where the one before ends, so that each gets a CPU entry of
+/// its own whatever order the allocator hands pages out in: a page that follows the last one
+/// kept is held aside (so that it is not handed out again) and freed on return.
 fn spaced_pages(n: usize, flags: Flags) -> Result<KVec<Page>> {
-    let mut pages = KVec::with_capacity(n, flags)?;
-    // Hold on to the pages in between, or the allocator hands each one out again at once.
-    let mut between = KVec::with_capacity(n, flags)?;
-    for _ in 0..n {
-        pages.push(Page::alloc_page(flags)?, flags)?;
-        between.push(Page::alloc_page(flags)?, flags)?;
+    let phys = |page: &Page| NonNull::new(page.as_ptr()).map(page_phys).ok_or(EINVAL);
+    let mut pages = KVec::<Page>::with_capacity(n, flags)?;
+    let mut aside = KVec::new();
+    while pages.len() < n {
+        let page = Page::alloc_page(flags)?;
+        let follows = match pages.last() {
+            Some(last) => phys(last)? + PAGE_SIZE as u64 == phys(&page)?,
+            None => false,
+        };
+        if follows {
+            aside.push(page, flags)?;
+        } else {
+            pages.push(page, flags)?;
+        }
     }
     Ok(pages)
 }
