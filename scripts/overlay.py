@@ -154,33 +154,6 @@ def convert(name, base):
     return write_if_changed(path, ours)
 
 
-def without_missing_modules(rel, text):
-    """Under OVERLAY_ONLY (`make patches`, one patch at a time): the module file `rel` without
-    the submodules whose files the tree does not have yet, `mod` line, attributes and
-    re-exports (`pub use self::{...}` entries) alike. The patch that adds such a file then adds
-    these lines back, as a hand-made series would."""
-    base = (KDIR / rel).with_suffix("")
-    missing = {m for m in re.findall(r"^mod (\w+);$", text, re.M)
-               if not (base / f"{m}.rs").exists() and not (base / m).is_dir()}
-    out, lines, i, in_use = [], text.splitlines(keepends=True), 0, False
-    while i < len(lines):
-        line = lines[i].strip()
-        in_use = in_use or line == "pub use self::{"
-        name = re.fullmatch(r"mod (\w+);", line) or (in_use and re.fullmatch(r"(\w+)::.*", line))
-        if name and name.group(1) in missing:
-            while out and out[-1].lstrip().startswith("#["):
-                out.pop()
-            if line.endswith("{"):
-                while not lines[i].strip().startswith("}"):
-                    i += 1
-            i += 1
-            continue
-        in_use = in_use and line != "};"
-        out.append(lines[i])
-        i += 1
-    return "".join(out)
-
-
 def wanted(name):
     """OVERLAY_ONLY (space-separated paths, or file#tag for one edit) limits the overlay to
     those: `make patches` builds its series one group at a time. OVERLAY_EXCLUDE leaves some
@@ -207,9 +180,6 @@ def main():
         die(f"{KDIR} is not a kernel tree with Rust support (no Makefile or rust/)")
     copied = sum(write_if_changed(KDIR / rel, (REPO / rel).read_text())
                  for rel in ours(converted=False) if wanted(rel))
-    if os.environ.get("OVERLAY_ONLY") is not None:
-        copied += sum(write_if_changed(KDIR / rel, without_missing_modules(rel, (REPO / rel).read_text()))
-                      for rel in ours(converted=False) if rel.endswith(".rs") and (KDIR / rel).exists())
     by_file = {}
     for tagged, where, anchor in EDITS:
         name = tagged.partition("#")[0]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Writes our overlay as a patch series on the pinned Debian base, one logical change per
-# patch (series/NN-*.txt: the files of the patch, then its message; 00-cover.txt is the cover
-# letter), into $OUT/patches; runs checkpatch.pl --strict on it; checks that `git am` of the
-# series on the base gives the tree `make overlay` gives; and (unless FAST=1) that every patch
-# builds on its own.
+# Writes our overlay as a patch series on the pinned Debian base, one logical change per patch
+# (series/NN-*.txt: the files the patch adds, its message, and how it grows earlier patches'
+# files; 00-cover.txt is the cover letter), into $OUT/patches; runs checkpatch.pl --strict on
+# it; checks that `git am` of the series on the base gives the tree `make overlay` gives; and
+# (unless FAST=1) that every patch builds on its own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/toolchain.sh"
 
@@ -33,17 +33,30 @@ base_repo() {
 	git tag base
 }
 
+# A patch's message ends at a line `---`; what follows, if anything, is how the patch grows files
+# that earlier patches added (a `mod` line, an enum's new variant, fixtures for a new suite), as
+# a diff. Our repository holds only the final files: a file enters the series as it is in the
+# repository less what later patches add to it (their diffs, undone from the last one down).
+message() { sed -n '3,${/^---$/q;p}' "$1"; }
+growth() { sed -n '/^---$/,${/^---$/d;p}' "$1"; }
+
 commits() {
 	git checkout -q -f -B kernel-sg base
 	git clean -q -fdx
-	local f files
-	for f in "$REPO"/series/[0-9][0-9]-*.txt; do
-		[ "${f##*/}" = 00-cover.txt ] && continue
-		files=$(sed -n '1s/^Files: //p' "$f")
-		[ -n "$files" ] || die "$f: the first line must be 'Files: <paths>'"
+	local patches=("$REPO"/series/[0-9][0-9]-*.txt) i j files include
+	for ((i = 1; i < ${#patches[@]}; i++)); do
+		files=$(sed -n '1s/^Files: //p' "${patches[i]}")
+		[ -n "$files" ] || die "${patches[i]}: the first line must be 'Files: <paths>'"
 		KDIR=$SERIES OVERLAY_ONLY=$files "$REPO/scripts/overlay.py" >/dev/null
+		include=$(printf -- '--include=%s\n' $files)
+		for ((j = ${#patches[@]} - 1; j > i; j--)); do
+			growth "${patches[j]}" | git apply -R --allow-empty $include ||
+				die "${patches[j]##*/}: its diff does not undo on ${files// /, } as the repository has it"
+		done
+		growth "${patches[i]}" | git apply --allow-empty ||
+			die "${patches[i]##*/}: its diff does not apply to what the patches before it add"
 		git add -A -f .
-		sed '1,2d' "$f" | git commit -q -F -
+		message "${patches[i]}" | git commit -q -F -
 	done
 	# The series must hold the whole overlay, but for what is ours only (series/local-only.txt).
 	KDIR=$SERIES OVERLAY_EXCLUDE="$(cat "$REPO/series/local-only.txt")" "$REPO/scripts/overlay.py" >/dev/null
