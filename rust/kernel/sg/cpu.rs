@@ -135,7 +135,7 @@ impl SgTable<'_> {
     /// Checks that `offset..offset + len` lies inside the table and that C can copy `len` bytes
     /// at once (`sg_copy_buffer()` counts them in an `unsigned int`); returns `offset` for C.
     fn check_range(&self, offset: usize, len: usize) -> Result<c_long> {
-        self.check_window(offset, len)?;
+        self.check_bytes(offset, len)?;
         if u32::try_from(len).is_err() {
             return Err(ERANGE);
         }

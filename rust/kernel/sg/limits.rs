@@ -15,7 +15,6 @@
 //!
 //! [`SgTable::map`]: super::SgTable::map
 
-use super::mapping::has_dma_mask;
 use crate::{
     bindings,
     device::Device,
@@ -136,6 +135,15 @@ impl Limits {
     pub(super) fn starts_window(&self, addr: u64) -> bool {
         addr & self.boundary == 0
     }
+}
+
+/// Whether `dev` has a DMA mask, without which it cannot do DMA: the DMA API warns and maps
+/// nothing (`__dma_map_sg_attrs()`), and 7.3's `dma_max_mapping_size()` returns 0.
+#[inline]
+pub(super) fn has_dma_mask(dev: &Device) -> bool {
+    // SAFETY: `dev.as_raw()` is a valid device; its `dma_mask` pointer is set up before a driver
+    // binds, and is only read here.
+    !unsafe { (*dev.as_raw()).dma_mask }.is_null()
 }
 
 /// Where a device sees memory: the DMA address dma-direct hands it for a physical address,

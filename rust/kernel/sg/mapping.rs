@@ -247,15 +247,6 @@ unsafe fn map_sgtable(
     Err(EINVAL)
 }
 
-/// Whether `dev` has a DMA mask, without which it cannot do DMA: the DMA API warns and maps
-/// nothing (`__dma_map_sg_attrs()`), and 7.3's `dma_max_mapping_size()` returns 0.
-#[inline]
-pub(super) fn has_dma_mask(dev: &Device) -> bool {
-    // SAFETY: `dev.as_raw()` is a valid device; its `dma_mask` pointer is set up before a driver
-    // binds, and is only read here.
-    !unsafe { (*dev.as_raw()).dma_mask }.is_null()
-}
-
 /// Unmaps `sgt`: `dma_unmap_sgtable()`, which unmaps its `orig_nents` entries (called here as
 /// `dma_unmap_sg_attrs()`, which C's inline `dma_unmap_sgtable()` calls).
 ///

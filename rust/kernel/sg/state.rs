@@ -7,8 +7,8 @@
 //! The state machine is documented on [`State`], where rustdoc shows it.
 
 use super::{
+    limits::has_dma_mask,
     mapping::{
-        has_dma_mask,
         raw_attrs,
         Keep,
         Mapping,

@@ -104,7 +104,7 @@ impl SgTable<'_> {
     }
 
     fn sync_range(&self, offset: usize, len: usize, to: SyncFor) -> Result {
-        self.check_window(offset, len)?;
+        self.check_bytes(offset, len)?;
         // SAFETY: `source` gives the table of `state` (type invariants).
         unsafe {
             self.state()

@@ -543,6 +543,15 @@ impl<'a> SgTable<'a> {
         self.source().cpu().is_ok()
     }
 
+    /// Checks that the bytes `offset..offset + len` lie inside the table.
+    #[inline]
+    pub(super) fn check_bytes(&self, offset: usize, len: usize) -> Result {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(ERANGE),
+        }
+    }
+
     /// Returns the mapping state.
     #[inline]
     pub fn state(&self) -> &State<'a> {

@@ -55,17 +55,8 @@ impl SgTable<'_> {
     #[inline]
     pub fn dma_window(&self, offset: usize, len: usize) -> Result<DmaWindow<'_>> {
         let segments = self.dma_iter()?;
-        self.check_window(offset, len)?;
+        self.check_bytes(offset, len)?;
         Ok(DmaWindow::new(segments, offset, len))
-    }
-
-    /// Checks that `offset..offset + len` lies inside the table.
-    #[inline]
-    pub(super) fn check_window(&self, offset: usize, len: usize) -> Result {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.size() => Ok(()),
-            _ => Err(ERANGE),
-        }
     }
 }
 
