@@ -45,11 +45,12 @@ commits() {
 	git clean -q -fdx
 	local patches=("$REPO"/series/[0-9][0-9]-*.txt) i j files include
 	for ((i = 1; i < ${#patches[@]}; i++)); do
-		files=$(sed -n '1s/^Files: //p' "${patches[i]}")
-		[ -n "$files" ] || die "${patches[i]}: the first line must be 'Files: <paths>'"
+		head -1 "${patches[i]}" | grep -q '^Files:' ||
+			die "${patches[i]}: the first line must be 'Files: <paths>' (none: a patch that only grows)"
+		files=$(sed -n '1s/^Files: *//p' "${patches[i]}")
 		KDIR=$SERIES OVERLAY_ONLY=$files "$REPO/scripts/overlay.py" >/dev/null
 		include=$(printf -- '--include=%s\n' $files)
-		for ((j = ${#patches[@]} - 1; j > i; j--)); do
+		for ((j = ${#patches[@]} - 1; j > i && ${#files} > 0; j--)); do
 			growth "${patches[j]}" | git apply -R --allow-empty $include ||
 				die "${patches[j]##*/}: its diff does not undo on ${files// /, } as the repository has it"
 		done
