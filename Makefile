@@ -5,6 +5,7 @@
 #   make run     build the kernel, boot it in QEMU and show kernel::sg at work
 #   make test    everything that must pass; ends with "N passed, N failed"
 #   make patches the overlay as a git format-patch series, checked by checkpatch --strict
+#   make series-import  take back the series after editing its git branch (see README)
 #   make bench   kernel::sg against C and kernel::scatterlist, into results/ (a GCC kernel,
 #                and one with Clang 22 and CONFIG_RUST_INLINE_HELPERS)
 #   make gates   only the kernel's gates (checkpatch, rustfmtcheck, CLIPPY=1, rustdoc, htmldocs)
@@ -45,7 +46,7 @@ GATES_AGAIN ?= 0
 export CACHE KERNEL KERNEL_DEB KDIR BUILD OUT KVM JOBS IOMMU GATES_AGAIN
 SCRIPTS := $(CURDIR)/scripts
 
-.PHONY: all deps kernel-src overlay build test gates run patches bench clean help
+.PHONY: all deps kernel-src overlay build test gates run patches series-import bench clean help
 all: help
 
 help:
@@ -74,6 +75,9 @@ run: deps overlay
 
 patches: build
 	@$(SCRIPTS)/patches.sh
+
+series-import:
+	@$(SCRIPTS)/series-import.py
 
 bench: deps overlay
 	@$(SCRIPTS)/bench.sh
