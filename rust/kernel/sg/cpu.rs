@@ -56,7 +56,7 @@ impl SgTable<'_> {
     /// Copies `buf.len()` bytes of the table's memory, from `offset` on, into `buf`
     /// (`sg_pcopy_to_buffer()`).
     ///
-    /// While the table is mapped for a device that writes it, call [`SgTable::sync_for_cpu`]
+    /// While the table is mapped for a device that writes it, call `SgTable::sync_for_cpu()`
     /// first, or the CPU may read stale data.
     ///
     /// # Errors
@@ -104,7 +104,7 @@ impl SgTable<'_> {
 
     /// Copies `data` into the table's memory from `offset` on (`sg_pcopy_from_buffer()`).
     ///
-    /// While the table is mapped for a device that reads it, call [`SgTable::sync_for_device`]
+    /// While the table is mapped for a device that reads it, call `SgTable::sync_for_device()`
     /// afterwards, or the device may read stale data.
     ///
     /// # Errors

@@ -110,8 +110,7 @@ pub(super) mod private {
 /// it is dropped.
 ///
 /// A device may read every byte of it and write any byte pattern into it, and so may
-/// [`SgTable::read_at`](super::SgTable::read_at) and
-/// [`SgTable::write_at`](super::SgTable::write_at). So it is implemented, and sealed, for
+/// `SgTable::read_at()` and `SgTable::write_at()`. So it is implemented, and sealed, for
 ///
 /// - a [`VVec<T>`] and a [`VBox<T>`] of a `T` that is [`FromBytes`] and [`AsBytes`] (plain
 ///   integers and arrays of them, e.g. `VVec<u8>`): vmalloc memory, whose pages do not move

@@ -181,7 +181,7 @@ impl SgTable<'static> {
 
     /// Builds an unmapped table over the bytes `offset..offset + len` of `pages`, which it keeps
     /// until it is dropped: a header-less slice of a firmware file, one object in a larger
-    /// allocation. Offsets of the table ([`SgTable::read_at`], [`SgTable::dma_window`], ...) count
+    /// allocation. Offsets of the table (`read_at()`, `dma_window()`, ...) count
     /// from `offset`.
     ///
     /// May sleep if `flags` allow it.
@@ -462,7 +462,7 @@ impl<'a> SgTable<'a> {
     ///
     /// Accepted: [`DMA_ATTR_SKIP_CPU_SYNC`](crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC) (then
     /// the unmap does not copy what the device wrote back from bounce buffers either; call
-    /// [`SgTable::sync_for_cpu`] before [`SgTable::unmap`] to get it),
+    /// `SgTable::sync_for_cpu()` before [`SgTable::unmap`] to get it),
     /// [`DMA_ATTR_WEAK_ORDERING`](crate::dma::attrs::DMA_ATTR_WEAK_ORDERING),
     /// [`DMA_ATTR_NO_WARN`](crate::dma::attrs::DMA_ATTR_NO_WARN) and
     /// [`DMA_ATTR_PRIVILEGED`](crate::dma::attrs::DMA_ATTR_PRIVILEGED). Others are refused:
@@ -598,7 +598,7 @@ impl<'a> SgTable<'a> {
     /// `nents`, `orig_nents`, and the DMA addresses while [`SgTable::is_mapped`] holds. It must
     /// not map, unmap, sync, change or free the table (that is what `self` does), and must not
     /// write the memory of a table someone else made; it may write the memory of a table we
-    /// own only where the caller could call [`SgTable::write_at`].
+    /// own only where the caller could call `SgTable::write_at()`.
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::sg_table {
         self.source.as_raw().as_ptr()
