@@ -24,7 +24,7 @@ use crate::{
 };
 use core::ptr::NonNull;
 
-/// The attributes [`SgTable::map_with_attrs`](super::SgTable::map_with_attrs) accepts.
+/// The DMA attributes a mapping may be made with (see `SgTable::map_bound_with_attrs()`).
 pub(super) const MAP_ATTRS: u32 = bindings::DMA_ATTR_WEAK_ORDERING
     | bindings::DMA_ATTR_SKIP_CPU_SYNC
     | bindings::DMA_ATTR_NO_WARN
