@@ -8,12 +8,10 @@
 //! and no segment that crosses its segment boundary (`dma_get_seg_boundary()`, a mask such as
 //! 4 GiB - 1 for PCI). The IOMMU and swiotlb paths keep to these when they merge or bounce, but
 //! dma-direct hands each entry to the device as it is: an entry that breaks a limit reaches the
-//! device. So an owned table is cut to the limits it is built for, and [`SgTable::map`] checks
-//! that the entries of a table also keep to the limits of the device it maps for. Both look at
-//! the addresses the device sees: physical addresses, moved by a bus offset on SoCs with
+//! device. So an owned table is cut to the limits it is built for, and mapping a table checks
+//! that its entries also keep to the limits of the device it maps for. Both look at the
+//! addresses the device sees: physical addresses, moved by a bus offset on SoCs with
 //! `dma-ranges` ([`Bus`]).
-//!
-//! [`SgTable::map`]: super::SgTable::map
 
 use crate::{
     bindings,

@@ -39,7 +39,9 @@ impl SgTable<'_> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
+    /// `EINVAL` if neither we nor, as far as we know, its owner mapped the table (see the
+    /// syncs column of the state table in [`State`]'s documentation), `ENODEV` if its device
+    /// has been unbound.
     pub fn sync_for_cpu(&self) -> Result {
         // SAFETY: `source` gives the table of `state` (type invariants).
         unsafe { self.state().sync(self.source().as_raw(), SyncFor::Cpu) }
@@ -51,7 +53,9 @@ impl SgTable<'_> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` if we did not map the table, `ENODEV` if its device has been unbound.
+    /// `EINVAL` if neither we nor, as far as we know, its owner mapped the table (see the
+    /// syncs column of the state table in [`State`]'s documentation), `ENODEV` if its device
+    /// has been unbound.
     pub fn sync_for_device(&self) -> Result {
         // SAFETY: `source` gives the table of `state` (type invariants).
         unsafe { self.state().sync(self.source().as_raw(), SyncFor::Device) }
