@@ -230,8 +230,9 @@ impl SgTable<'static> {
     ///
     /// An `ARef` of an object that can free its table while references to it remain does not
     /// qualify: DRM GEM shmem, for one, frees its `sgt` and puts its pages when the object is
-    /// purged. Nor does an [`SgTable`] we mapped, on [`Terms::Mapped`]: unbinding its device
-    /// unmaps it while it lives ([`SgTable::share`] views such a table).
+    /// purged. Nor does an [`SgTable`] we mapped, on [`Terms::Mapped`], unless its device stays
+    /// bound for as long as `owner` lives: unbinding unmaps it ([`SgTable::share`] views such a
+    /// table without that condition).
     ///
     /// # Examples
     ///

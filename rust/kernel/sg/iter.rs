@@ -20,14 +20,11 @@ use core::{
 
 /// `sg_next()`: the entry after `sg`, following a chain link; `None` after the last entry.
 ///
-/// A copy of C's static inline `sg_next()`, kept in Rust (as is the `sg_page()` decoding in
-/// [`cpu_segment`]) because it is the per-entry step of every walk, DMA and CPU, where a helper
-/// call per entry would cost more than the step itself. The bench rows `dma_iter` and
-/// `cpu_iter` measure it against the C loops (`for_each_sgtable_dma_sg()`,
-/// `for_each_sgtable_sg()`), and `dma_iter` also against upstream's `SGTable::iter()`, which
-/// calls the helpers per entry. It reads only the `SG_CHAIN` and `SG_END` marks of `page_link`,
-/// the encoding scatterlist.h documents; the KUnit case `mapped_entries_match_a_c_walk` walks a
-/// table with C's `sg_next()` next to it.
+/// A copy of C's static inline `sg_next()`, kept in Rust because it is the per-entry step of
+/// every walk, where a helper call per entry costs more than the step itself unless
+/// `CONFIG_RUST_INLINE_HELPERS` inlines it (the numbers are in the message of the commit that
+/// added it). It reads only the `SG_CHAIN` and `SG_END` marks of `page_link`, the encoding
+/// scatterlist.h documents; the KUnit tests walk tables with C's `sg_next()` next to it.
 ///
 /// # Safety
 ///
@@ -295,8 +292,7 @@ impl<'a> CpuIter<'a> {
 ///
 /// Its page is decoded as C's static inline `sg_page()` does (`page_link` without the
 /// `SG_CHAIN` and `SG_END` marks), in Rust for the reason [`sg_next`] is: a call per entry of
-/// CPU iteration (the bench row `cpu_iter`). The KUnit case `mapped_entries_match_a_c_walk`
-/// compares it with C's `sg_page()`.
+/// CPU iteration. The KUnit tests compare it with C's `sg_page()`.
 ///
 /// # Safety
 ///

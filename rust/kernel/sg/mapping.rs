@@ -69,7 +69,9 @@ impl Keep<'_, '_> {
 ///
 /// For a lifetime-bound mapping (`kind` is `Kind::Lifetime(dev)`), the table it was made for is
 /// mapped for `dev`, `dir` and `attrs` until its `unmap()` is called with it; `dev` stays
-/// bound for `'a`. The syncs (sync.rs) read `kind` through `Mapping::kind()`.
+/// bound for `'a`. For a devres mapping (`kind` is `Kind::Devres(d)`), `d` holds a `MappedSgt`
+/// of the table it was made for, with `dir` and `attrs`, until it is dropped or revoked. The
+/// syncs (sync.rs) read `kind` through `Mapping::kind()`.
 pub struct Mapping<'a> {
     kind: Kind<'a>,
     dir: DataDirection,
@@ -114,6 +116,7 @@ impl<'a> Mapping<'a> {
                 // SAFETY: Guaranteed by the safety requirements of this function; the `Devres` is
                 // part of `Self`.
                 let mapped = unsafe { MappedSgt::new(sgt, dev, dir, attrs) }?;
+                // INVARIANT: `mapped` is of `sgt`, with `dir` and `attrs`.
                 Kind::Devres(Devres::new::<core::convert::Infallible>(dev, mapped)?)
             }
             Keep::Lifetime(dev) => {

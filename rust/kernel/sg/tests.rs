@@ -166,9 +166,11 @@ impl TestDevice {
     }
 
     fn bound(&self) -> &Device<Bound> {
-        // SAFETY: `kunit_device_register()` returned a registered device bound to its stub
-        // driver; it stays bound until `unregister()` consumes `self`, or the test ends,
-        // after every borrow of `self` is gone.
+        // SAFETY: `kunit_device_register()` returned a registered device bound to a stub
+        // driver; it stays bound until `unregister()` consumes `self`, or the test ends, after
+        // every borrow of `self` is gone. Nothing else unbinds it: the suites run at boot,
+        // before user space, or from debugfs, whose user must not unbind their devices
+        // meanwhile (an assumption only a test may make).
         unsafe { Device::<Normal>::from_raw(self.0.as_ptr()).as_bound() }
     }
 
@@ -629,8 +631,8 @@ impl Edu {
 
     fn bound(&self) -> &Device<Bound> {
         // SAFETY: The device was bound when found, and stays bound while the test runs: the
-        // tests run during boot, before user space could unbind it, or later from user space,
-        // which unbinds it only after the run has finished.
+        // suites run at boot, before user space, or from debugfs, whose user must not unbind
+        // edu meanwhile (an assumption only a test may make).
         unsafe { Device::<Normal>::from_raw(self.raw()).as_bound() }
     }
 

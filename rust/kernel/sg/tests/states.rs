@@ -503,18 +503,24 @@ mod kunit {
         // In atomic context, the kernel's atomic-sleep checker (`CONFIG_DEBUG_ATOMIC_SLEEP`)
         // names our calls in the kernel log: one report for `map()`, one for dropping a table
         // with a devres mapping, one for `map_bound()` of a table whose devres mapping was
-        // revoked, all at rust/kernel/sg.
-        // (Both really sleep only in cases this test avoids: an allocation that must reclaim,
-        // a concurrent unbind.) The checker reports at most once a second.
+        // revoked, all at rust/kernel/sg. The checker reports at most once a second.
+        //
+        // Each call here says it may sleep without sleeping: `map()` is refused before it
+        // allocates; the dropped table's pages and table are freed by `kfree()` and
+        // `__free_pages()`, not `vfree()`, and no unbind is running that the devres mapping's
+        // drop would wait for; the revoked mapping's unbind has finished.
         let dev = TestDevice::new(c"rust-sg-sleep")?;
         let lock = KBox::pin_init(new_spinlock!(()), GFP_KERNEL)?;
         let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
-        let mapped = complaining(|| {
+        let refused = complaining(|| {
             let _guard = lock.lock();
-            t.map(dev.bound(), DataDirection::ToDevice)
+            t.map(dev.bound(), DataDirection::None)
         });
-        assert_eq!(mapped, Ok(()));
+        assert_eq!(refused, Err(EINVAL));
+        assert_eq!(state(&t), Is::Unmapped);
         fsleep(Delta::from_millis(1100));
+        let mut t = SgTable::new(spaced_pages(2, GFP_KERNEL)?, GFP_KERNEL)?;
+        t.map(dev.bound(), DataDirection::ToDevice)?;
         complaining(|| {
             let _guard = lock.lock();
             drop(t);
