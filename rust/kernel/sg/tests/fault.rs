@@ -178,7 +178,7 @@ mod kunit {
             // allocates there too.
             let mut t = SgTable::new_for_device(dev, spaced_pages(80, GFP_KERNEL)?, GFP_KERNEL)?;
             let size = t.size();
-            let unmapped = || expect(Err(EINVAL), Err(EINVAL), size, Is::Unmapped);
+            let unmapped = || expect(Err(EINVAL), size, Is::Unmapped);
             let mut each = FailEach::new();
             loop {
                 let (res, injected) = each.run(|| t.map(dev, DataDirection::ToDevice));
