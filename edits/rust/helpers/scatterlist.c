@@ -1,9 +1,4 @@
 
-__rust_helper struct page *rust_helper_sg_page(struct scatterlist *sg)
-{
-	return sg_page(sg);
-}
-
 __rust_helper void rust_helper_sg_set_page(struct scatterlist *sg, struct page *page,
 					   unsigned int len, unsigned int offset)
 {
