@@ -104,10 +104,10 @@ impl core::fmt::Debug for SgTable<'_> {
     /// # Examples
     ///
     /// ```
-    /// use kernel::{page::PAGE_SIZE, sg::SgTable, str::CString};
+    /// use kernel::{sg::SgTable, str::CString};
     ///
-    /// let mut buf = VVec::<u8>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
-    /// buf.resize(PAGE_SIZE, 0, GFP_KERNEL)?;
+    /// let mut buf = VVec::<u8>::with_capacity(4096, GFP_KERNEL)?;
+    /// buf.resize(4096, 0, GFP_KERNEL)?;
     /// let table = SgTable::new(buf, GFP_KERNEL)?;
     /// let text = CString::try_from_fmt(fmt!("{:?}", table))?;
     /// let expected = "SgTable { source: \"owned\", state: Unmapped, size: 4096, orig_nents: 1, \

@@ -57,8 +57,10 @@ use crate::{
     sync::{
         aref::ARef,
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         Arc,
     },
@@ -193,16 +195,11 @@ fn dma_debug_watch(bus: *const bindings::bus_type) {
             AtomicFlag,
             Relaxed, //
         };
-
-        extern "C" {
-            // Built in (kernel/dma/debug.c) but not exported, as is this test.
-            fn dma_debug_add_bus(bus: *const bindings::bus_type);
-        }
         static WATCHED: AtomicFlag = AtomicFlag::new(false);
         if !WATCHED.xchg(true, Relaxed) {
             // SAFETY: `bus` is a registered bus, which stays registered; the notifier is
             // added once per boot.
-            unsafe { dma_debug_add_bus(bus) };
+            unsafe { bindings::dma_debug_add_bus(bus) };
         }
     }
     #[cfg(not(CONFIG_DMA_API_DEBUG))]
@@ -449,6 +446,16 @@ impl Drop for CTable {
     }
 }
 
+/// Fills `page` with `byte`, a small buffer at a time (a page may be 64 KiB).
+fn fill_page(page: &Page, byte: u8) -> Result {
+    let fill = [byte; 256];
+    for offset in (0..PAGE_SIZE).step_by(fill.len()) {
+        // SAFETY: The page is ours and nobody else uses it; `offset + 256` is within it.
+        unsafe { page.write_raw(fill.as_ptr(), offset, fill.len()) }?;
+    }
+    Ok(())
+}
+
 /// A [`CTable`] over `n` pages, none next to the one before.
 fn c_table(n: usize) -> Result<CTable> {
     let pages = spaced_pages(n, GFP_KERNEL)?;
@@ -456,9 +463,7 @@ fn c_table(n: usize) -> Result<CTable> {
     for (i, page) in pages.iter().enumerate() {
         raw.push(page.as_ptr(), GFP_KERNEL)?;
         // CAST: The tests use a few pages.
-        let fill = [i as u8 + 1; PAGE_SIZE];
-        // SAFETY: The page is ours and nobody else uses it.
-        unsafe { page.write_raw(fill.as_ptr(), 0, PAGE_SIZE) }?;
+        fill_page(page, i as u8 + 1)?;
     }
     let mut c = CTable {
         sgt: bindings::sg_table::default(),
@@ -709,7 +714,7 @@ where
                     if w(&shared).is_err() {
                         shared.errors.add(1, Relaxed);
                     }
-                    shared.done.add(1, Relaxed);
+                    shared.done.fetch_add(1, Release);
                 })
                 .map_err(|_| ENOMEM)
         });
@@ -725,7 +730,7 @@ where
         res = main(&shared);
     }
     // The workers may use the test's devices: wait for all that started.
-    while shared.done.load(Relaxed) < started {
+    while shared.done.load(Acquire) < started {
         fsleep(Delta::from_millis(5));
     }
     res.map(|()| shared)

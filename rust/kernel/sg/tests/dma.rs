@@ -616,7 +616,10 @@ mod kunit {
                         drop(tables.pop());
                         if let Some(mut t) = tables.pop() {
                             t.unmap()?;
-                            assert_eq!(t.unmap(), Err(EINVAL));
+                            // A worker's assertion would not reach KUnit: an error does.
+                            if t.unmap() != Err(EINVAL) {
+                                return Err(EDOM);
+                            }
                         }
                     }
                     if gone || tables.is_empty() {

@@ -1,19 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Suite `rust_kernel_sg_fault`: each allocation of a call fails in turn.
+//!
+//! Every allocation of owned construction and of mapping fails in turn, and each time the call
+//! returns `ENOMEM`, the table is as it was, and nothing leaks (DMA-API debug checks the mappings
+//! when the devices are unbound, kmemleak scans at the end of the boot). The cases skip in a
+//! kernel without failslab and fail_page_alloc (`CONFIG_FAILSLAB`, `CONFIG_FAIL_PAGE_ALLOC`).
+//!
+//! By default failslab and fail_page_alloc leave alone allocations that may sleep, and single
+//! pages; lowering that takes debugfs, which nobody can write while the tests run during boot.
+//! Then the tests build with `GFP_NOWAIT` and miss the page and the `Devres` of a mapping (they
+//! must not skip: KUnit never runs a skipped case again); user space arms both and runs the
+//! suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
+//! fails.
 
 use super::*;
 
-/// Fault injection: every allocation of owned construction and of mapping fails in turn, and
-/// each time the call returns `ENOMEM`, the table is as it was, and nothing leaks (DMA-API debug
-/// checks the mappings when the devices are unbound, kmemleak scans at the end of the boot).
-///
-/// By default failslab and fail_page_alloc leave alone allocations that may sleep, and single
-/// pages; lowering that takes debugfs, which nobody can write while the tests run during boot.
-/// Then the tests build with `GFP_NOWAIT` and miss the page and the `Devres` of a mapping (they
-/// must not skip: KUnit never runs a skipped case again); user space arms both and runs the
-/// suite again, through `/sys/kernel/debug/kunit/rust_kernel_sg_fault/run`, where every step
-/// fails.
+/// Whether this kernel can fail the allocation `fail-nth` points at (failslab and
+/// fail_page_alloc are built in); if not, marks the running case skipped. Without them nothing
+/// consumes `fail-nth`, and without fault injection it does not exist: a case would then see
+/// no failure, or fail every run.
+fn can_fail() -> bool {
+    let built = cfg!(CONFIG_FAILSLAB) && cfg!(CONFIG_FAIL_PAGE_ALLOC);
+    if !built {
+        skip("needs CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC");
+    }
+    built
+}
+
 /// Whether failslab and fail_page_alloc fail any allocation `fail-nth` points at, including
 /// allocations that may sleep and single pages, which they leave alone by default.
 fn fault_injection_armed() -> bool {
@@ -108,6 +122,9 @@ mod kunit {
 
     #[test]
     fn every_step_of_new_mapped_may_fail() -> Result {
+        if !can_fail() {
+            return Ok(());
+        }
         /// Fails each allocation of `SgTable::new_mapped()` in turn, over buffers `make` makes.
         fn each_step<P: Pages>(
             dev: &Device<Bound>,
@@ -173,6 +190,9 @@ mod kunit {
 
     #[test]
     fn a_failed_map_leaves_the_table_unmapped() -> Result {
+        if !can_fail() {
+            return Ok(());
+        }
         with_devices(|dev, flags, name| {
             // Through an IOMMU, 80 pages need an IOVA range too big for its caches: mapping
             // allocates there too.
@@ -222,6 +242,9 @@ mod kunit {
     /// of a cache on the way (IOVAs, DMA-API debug entries) does not count.
     #[test]
     fn a_lifetime_bound_map_allocates_only_what_the_dma_api_does() -> Result {
+        if !can_fail() {
+            return Ok(());
+        }
         /// The allocations `f` makes: the fewest of three runs.
         fn allocations(mut f: impl FnMut() -> Result) -> Result<u32> {
             let mut fewest = u32::MAX;
@@ -276,6 +299,9 @@ mod kunit {
 
     #[test]
     fn a_failed_from_owner_drops_the_owner() -> Result {
+        if !can_fail() {
+            return Ok(());
+        }
         let flags = injectable_flags();
         let dev = TestDevice::new(c"rust-sg-fault-kept")?;
         let mut each = FailEach::new();

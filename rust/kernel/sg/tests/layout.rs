@@ -105,7 +105,9 @@ mod kunit {
         let empty = VVec::<u64>::with_capacity(PAGE_SIZE, GFP_KERNEL)?;
         assert_eq!(SgTable::new(empty, GFP_KERNEL).err(), Some(EINVAL));
         // A box: all of its value.
-        let boxed = VBox::new([7u64; 1024], GFP_KERNEL)?;
+        // Zeroed in place: 8 KiB would not fit on the stack.
+        let mut boxed = VBox::<[u64; 1024]>::zeroed(GFP_KERNEL)?;
+        boxed.fill(7);
         assert_eq!(SgTable::new(boxed, GFP_KERNEL)?.size(), 8192);
         Ok(())
     }

@@ -97,8 +97,6 @@ mod kunit {
         Ok(())
     }
 
-    /// Tables over part of a buffer: the bytes of the range and no others, in entries within
-    /// the device's limits, through every state; and the ranges that are refused.
     #[test]
     fn range_syncs_go_by_address_only_through_whole_entries() -> Result {
         // A table C made over four pages, given DMA segments by hand: how a range sync goes
@@ -156,6 +154,8 @@ mod kunit {
         Ok(())
     }
 
+    /// Tables over part of a buffer: the bytes of the range and no others, in entries within
+    /// the device's limits, through every state; and the ranges that are refused.
     #[test]
     fn tables_over_part_of_a_buffer() -> Result {
         /// A buffer of `pages` pages whose bytes tell their offset apart (for up to 64 KiB).
@@ -240,9 +240,8 @@ mod kunit {
         let dev = TestDevice::with_parms(c"rust-sg-cross", &PAGE_SEGMENTS)?;
         let pages = spaced_pages(3, GFP_KERNEL)?;
         for (i, page) in pages.iter().enumerate() {
-            let fill = [i as u8 + 1; PAGE_SIZE];
-            // SAFETY: The page is ours and nobody else uses it.
-            unsafe { page.write_raw(fill.as_ptr(), 0, PAGE_SIZE) }?;
+            // CAST: Three pages.
+            fill_page(page, i as u8 + 1)?;
         }
         let mut t = SgTable::new_for_device(dev.bound(), pages, GFP_KERNEL)?;
         assert_eq!(t.orig_nents(), 3);
