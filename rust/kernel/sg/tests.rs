@@ -255,6 +255,16 @@ fn same<T: PartialEq + core::fmt::Debug>(what: impl crate::fmt::Display, got: T,
     same
 }
 
+/// Runs `f`, which makes the kernel complain on purpose in a way KUnit does not suppress (an
+/// atomic-sleep report, or a `WARN_ONCE()` that must latch), between markers in the kernel log,
+/// so that whoever reads the log can tell these complaints from real ones.
+fn complaining<T>(f: impl FnOnce() -> T) -> T {
+    pr_info!("sg-test: expected warning begin\n");
+    let r = f();
+    pr_info!("sg-test: expected warning end\n");
+    r
+}
+
 /// What a test sees of a table's [`State`]: the variant, with a revoked mapping told apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Is {

@@ -165,16 +165,6 @@ const ROWS: [Row; 10] = [
     },
 ];
 
-/// Runs `f`, which makes the kernel complain on purpose in a way KUnit cannot suppress (not a
-/// `WARN*()`), between markers in the kernel log, so that whoever reads the log can tell these
-/// complaints from real ones.
-fn complaining<T>(f: impl FnOnce() -> T) -> T {
-    pr_info!("sg-test: expected warning begin\n");
-    let r = f();
-    pr_info!("sg-test: expected warning end\n");
-    r
-}
-
 #[macros::kunit_tests(rust_kernel_sg)]
 mod kunit {
     use super::*;
