@@ -170,8 +170,9 @@ impl<'a> SgTable<'a> {
     /// # Safety
     ///
     /// For `'a`, `sgt` points to an initialised `struct sg_table` that stays valid, that nobody
-    /// else changes or frees, and that keeps `terms`. ([`Terms::Mappable`] is refused before
-    /// `sgt` is read: it requires nothing.)
+    /// else changes or frees, and that keeps `terms`, but that its entries may lack a page (a
+    /// table of CPU memory with such an entry is refused before the CPU touches its memory).
+    /// ([`Terms::Mappable`] is refused before `sgt` is read: it requires nothing.)
     ///
     /// # Examples
     ///
