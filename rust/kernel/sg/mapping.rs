@@ -24,7 +24,7 @@ use crate::{
 };
 use core::ptr::NonNull;
 
-/// The DMA attributes a mapping may be made with (see `SgTable::map_bound_with_attrs()`).
+/// The DMA attributes a mapping may be made with (see `SgTable::map_with_attrs()`).
 pub(super) const MAP_ATTRS: u32 = bindings::DMA_ATTR_WEAK_ORDERING
     | bindings::DMA_ATTR_SKIP_CPU_SYNC
     | bindings::DMA_ATTR_NO_WARN
@@ -233,8 +233,7 @@ unsafe fn map_sgtable(
     to_result(unsafe {
         bindings::dma_map_sgtable(dev.as_raw(), sgt.as_ptr(), dir.into(), raw_attrs(attrs))
     })?;
-    // Without `CONFIG_ARCH_HAS_DMA_OPS` (x86_64 and arm64 as configured here, for one), no
-    // device has such ops: no call on the mapping path.
+    // Without `CONFIG_ARCH_HAS_DMA_OPS`, no device has such ops: no call on the mapping path.
     // SAFETY: `dev.as_raw()` is a valid device.
     if !cfg!(CONFIG_ARCH_HAS_DMA_OPS) || unsafe { bindings::get_dma_ops(dev.as_raw()) }.is_null() {
         return Ok(());

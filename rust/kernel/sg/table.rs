@@ -461,13 +461,15 @@ impl<'a> SgTable<'a> {
     /// Maps the table like [`SgTable::map`], with DMA attributes, which unmapping then uses too.
     ///
     /// Accepted: [`DMA_ATTR_SKIP_CPU_SYNC`](crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC) (then
-    /// the unmap does not copy what the device wrote back from bounce buffers either; call
-    /// `SgTable::sync_for_cpu()` before [`SgTable::unmap`] to get it),
+    /// neither the map nor the unmap moves data between CPU and device: no cache maintenance on
+    /// a device that is not coherent, no copy to or from bounce buffers; call
+    /// [`SgTable::sync_for_device`] after mapping and [`SgTable::sync_for_cpu`] before
+    /// [`SgTable::unmap`] where the data must move),
     /// [`DMA_ATTR_WEAK_ORDERING`](crate::dma::attrs::DMA_ATTR_WEAK_ORDERING),
     /// [`DMA_ATTR_NO_WARN`](crate::dma::attrs::DMA_ATTR_NO_WARN) and
-    /// [`DMA_ATTR_PRIVILEGED`](crate::dma::attrs::DMA_ATTR_PRIVILEGED). Others are refused:
-    /// [`DMA_ATTR_MMIO`](crate::dma::attrs::DMA_ATTR_MMIO) would hand memory to the device as
-    /// MMIO, and the allocation attributes mean nothing for a mapping.
+    /// [`DMA_ATTR_PRIVILEGED`](crate::dma::attrs::DMA_ATTR_PRIVILEGED). Any other is refused,
+    /// among them [`DMA_ATTR_MMIO`](crate::dma::attrs::DMA_ATTR_MMIO), which would hand memory
+    /// to the device as MMIO, and the allocation attributes, which mean nothing for a mapping.
     ///
     /// # Errors
     ///

@@ -503,32 +503,41 @@ mod kunit {
         use crate::dma::attrs::DMA_ATTR_SKIP_CPU_SYNC;
         let dev = TestDevice::new(c"rust-sg-attrs")?;
         let bounce = bounces(dev.bound());
-        let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
-        t.write_at(0, &[0x11])?;
-        t.map_with_attrs(
-            dev.bound(),
-            DataDirection::FromDevice,
-            DMA_ATTR_SKIP_CPU_SYNC,
-        )?;
-        let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
-        // Act as the device, as `syncs_move_data_between_cpu_and_device` does.
-        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
-        let device =
-            unsafe { bindings::memremap(seg.dma_address(), 1, bindings::MEMREMAP_WB as c_ulong) };
-        let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
-        // SAFETY: `device` maps the first byte of the segment, mapped until `unmap()` below.
-        unsafe { device.write_volatile(0x22) };
-        // SAFETY: `device` came from `memremap()` above and is not used after this.
-        unsafe { bindings::memunmap(device.cast()) };
-        // Unmapping with `DMA_ATTR_SKIP_CPU_SYNC` too does not copy the bounce buffer back.
-        t.unmap()?;
-        let mut byte = [0u8; 1];
-        t.read_at(0, &mut byte)?;
-        assert_eq!(byte[0], if bounce { 0x11 } else { 0x22 });
-        pr_info!(
-            "rust_kernel_sg_dma: unmap kept DMA_ATTR_SKIP_CPU_SYNC{}\n",
-            if bounce { ": no copy-back" } else { "" }
-        );
+        for kind in Kind::BOTH {
+            let mut t = SgTable::new(buffer(1, 0)?, GFP_KERNEL)?;
+            t.write_at(0, &[0x11])?;
+            let (dir, attrs) = (DataDirection::FromDevice, DMA_ATTR_SKIP_CPU_SYNC);
+            match kind {
+                Kind::Devres => t.map_with_attrs(dev.bound(), dir, attrs)?,
+                Kind::Lifetime => t.map_bound_with_attrs(dev.bound(), dir, attrs)?,
+            }
+            let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
+            // Act as the device, as `syncs_move_data_between_cpu_and_device` does.
+            // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
+            let device = unsafe {
+                bindings::memremap(seg.dma_address(), 1, bindings::MEMREMAP_WB as c_ulong)
+            };
+            let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
+            // SAFETY: `device` maps the first byte of the segment, mapped until `unmap()` below.
+            unsafe { device.write_volatile(0x22) };
+            // SAFETY: `device` came from `memremap()` above and is not used after this.
+            unsafe { bindings::memunmap(device.cast()) };
+            // Unmapping with `DMA_ATTR_SKIP_CPU_SYNC` too does not copy the bounce buffer back
+            // (without bouncing, the device wrote the buffer itself).
+            t.unmap()?;
+            let mut byte = [0u8; 1];
+            t.read_at(0, &mut byte)?;
+            assert!(same(
+                fmt!("{kind:?}"),
+                byte[0],
+                if bounce { 0x11 } else { 0x22 }
+            ));
+            pr_info!(
+                "rust_kernel_sg_dma: unmap kept DMA_ATTR_SKIP_CPU_SYNC ({:?}){}\n",
+                kind,
+                if bounce { ": no copy-back" } else { "" }
+            );
+        }
         Ok(())
     }
 

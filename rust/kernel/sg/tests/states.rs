@@ -258,31 +258,42 @@ mod kunit {
             DMA_ATTR_FORCE_CONTIGUOUS,
             DMA_ATTR_MMIO,
             DMA_ATTR_NO_WARN,
-            DMA_ATTR_SKIP_CPU_SYNC, //
+            DMA_ATTR_PRIVILEGED,
+            DMA_ATTR_SKIP_CPU_SYNC,
+            DMA_ATTR_WEAK_ORDERING,
+            DMA_ATTR_WRITE_COMBINE, //
         };
+        use DataDirection::ToDevice;
         let dev = TestDevice::new(c"rust-sg-none")?;
         let mut t = SgTable::new(buffer(2, 3)?, GFP_KERNEL)?;
         // `dma_map_sgtable()` would `BUG()` on it.
         assert_eq!(t.map(dev.bound(), DataDirection::None), Err(EINVAL));
         assert_eq!(ops(&t), expect(Err(EINVAL), 2 * PAGE_SIZE, Is::Unmapped));
-        // RAM handed to the device as MMIO, or an allocation attribute: refused.
+        // RAM handed to the device as MMIO, write-combined, or an allocation attribute: refused
+        // by both kinds of mapping.
         for attrs in [
             DMA_ATTR_MMIO,
+            DMA_ATTR_WRITE_COMBINE,
             DMA_ATTR_FORCE_CONTIGUOUS,
             DMA_ATTR_NO_WARN | DMA_ATTR_MMIO,
         ] {
+            assert_eq!(t.map_with_attrs(dev.bound(), ToDevice, attrs), Err(EINVAL));
             assert_eq!(
-                t.map_with_attrs(dev.bound(), DataDirection::ToDevice, attrs),
+                t.map_bound_with_attrs(dev.bound(), ToDevice, attrs),
                 Err(EINVAL)
             );
             assert_eq!(state(&t), Is::Unmapped);
         }
-        let attrs = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN;
-        assert_eq!(
-            t.map_with_attrs(dev.bound(), DataDirection::ToDevice, attrs),
-            Ok(())
-        );
-        assert_eq!(t.unmap(), Ok(()));
+        // Every accepted attribute maps, with both kinds, and unmaps.
+        for attrs in [
+            DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN,
+            DMA_ATTR_WEAK_ORDERING | DMA_ATTR_PRIVILEGED,
+        ] {
+            assert_eq!(t.map_with_attrs(dev.bound(), ToDevice, attrs), Ok(()));
+            assert_eq!(t.unmap(), Ok(()));
+            assert_eq!(t.map_bound_with_attrs(dev.bound(), ToDevice, attrs), Ok(()));
+            assert_eq!(t.unmap(), Ok(()));
+        }
         assert_eq!(
             SgTable::new_mapped(dev.bound(), buffer(1, 3)?, DataDirection::None, GFP_KERNEL).err(),
             Some(EINVAL)
