@@ -21,6 +21,51 @@ fn bounces(dev: &Device) -> bool {
     unsafe { bindings::is_swiotlb_force_bounce(dev.as_raw()) }
 }
 
+/// Bytes of a mapped segment as the device sees them: a cacheable `memremap()` of their DMA
+/// address, which is their physical address where no IOMMU translates it.
+struct AsDevice {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl AsDevice {
+    /// Maps the `len` bytes at `addr`.
+    ///
+    /// # Safety
+    ///
+    /// The `len` bytes at `addr` are RAM: part of a segment that stays mapped for DMA, without
+    /// an IOMMU, while the returned value lives (the buffer or its bounce slot).
+    unsafe fn new(addr: DmaAddress, len: usize) -> Result<Self> {
+        // SAFETY: The range is RAM, by the safety requirements.
+        let p = unsafe { bindings::memremap(addr, len, bindings::MEMREMAP_WB as c_ulong) };
+        Ok(Self {
+            ptr: NonNull::new(p).ok_or(ENOMEM)?.cast(),
+            len,
+        })
+    }
+
+    /// Reads byte `i` as the device would.
+    fn read(&self, i: usize) -> u8 {
+        assert!(i < self.len);
+        // SAFETY: `ptr` maps `len` bytes while `self` lives (`new()`), and `i < len`.
+        unsafe { self.ptr.as_ptr().add(i).read_volatile() }
+    }
+
+    /// Writes byte `i` as the device would.
+    fn write(&self, i: usize, v: u8) {
+        assert!(i < self.len);
+        // SAFETY: As in `read()`.
+        unsafe { self.ptr.as_ptr().add(i).write_volatile(v) }
+    }
+}
+
+impl Drop for AsDevice {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `memremap()` in `new()` and is not used after this.
+        unsafe { bindings::memunmap(self.ptr.as_ptr().cast()) };
+    }
+}
+
 /// The size of the bounce pool in bytes, as booted with `swiotlb=` (0 without swiotlb).
 fn swiotlb_pool_size() -> usize {
     // SAFETY: Reads a value set during boot.
@@ -67,19 +112,13 @@ mod kunit {
         t.map(dev.bound(), DataDirection::Bidirectional)?;
         let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
         // Act as the device: without an IOMMU the DMA address is the physical address.
-        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
-        let device =
-            unsafe { bindings::memremap(seg.dma_address(), 64, bindings::MEMREMAP_WB as c_ulong) };
-        let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
-        // SAFETY: `device` maps the 64 first bytes of the segment, which stays mapped until
-        // `unmap()` below; the device side is only touched through it.
-        let dev_read = |i: usize| unsafe { device.add(i).read_volatile() };
-        // SAFETY: As above.
-        let dev_write = |i: usize, v: u8| unsafe { device.add(i).write_volatile(v) };
-        assert_eq!(dev_read(0), 0x11);
+        // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot), which stays
+        // mapped until `unmap()` below, after `device` is dropped.
+        let device = unsafe { AsDevice::new(seg.dma_address(), 64) }?;
+        assert_eq!(device.read(0), 0x11);
 
         // What the device writes reaches the CPU at `sync_for_cpu()`, not before (if bounced).
-        dev_write(0, 0x22);
+        device.write(0, 0x22);
         t.read_at(0, &mut byte)?;
         assert_eq!(byte[0], if bounce { 0x11 } else { 0x22 });
         t.sync_for_cpu()?;
@@ -88,14 +127,13 @@ mod kunit {
 
         // What the CPU writes reaches the device at `sync_for_device()`, not before.
         t.write_at(1, &[0x33])?;
-        assert_eq!(dev_read(1), if bounce { 0x11 } else { 0x33 });
+        assert_eq!(device.read(1), if bounce { 0x11 } else { 0x33 });
         t.sync_for_device()?;
-        assert_eq!(dev_read(1), 0x33);
+        assert_eq!(device.read(1), 0x33);
 
         // What the device writes last reaches the CPU at unmap.
-        dev_write(2, 0x44);
-        // SAFETY: `device` came from `memremap()` above and is not used after this.
-        unsafe { bindings::memunmap(device.cast()) };
+        device.write(2, 0x44);
+        drop(device);
         t.unmap()?;
         t.read_at(2, &mut byte)?;
         assert_eq!(byte[0], 0x44);
@@ -128,19 +166,14 @@ mod kunit {
         // second: without an IOMMU the DMA address is the physical address.
         let mut device = KVec::new();
         for (seg, at) in [(segs[0], PAGE_SIZE - 16), (segs[1], 0)] {
-            // SAFETY: The 16 bytes lie in a mapped segment of RAM (the buffer or its bounce slot).
-            let p = unsafe {
-                bindings::memremap(
-                    seg.dma_address() + at as DmaAddress,
-                    16,
-                    bindings::MEMREMAP_WB as c_ulong,
-                )
-            };
-            device.push(NonNull::new(p).ok_or(ENOMEM)?.cast::<u8>(), GFP_KERNEL)?;
+            // SAFETY: The 16 bytes lie in a mapped segment of RAM (the buffer or its bounce slot),
+            // which stays mapped until `unmap()` below, after `device` is dropped.
+            let part = unsafe { AsDevice::new(seg.dma_address() + at as DmaAddress, 16) }?;
+            device.push(part, GFP_KERNEL)?;
         }
-        // Byte `i` of the 32 the device sees, around the segment boundary at `PAGE_SIZE`.
-        // SAFETY: Each pointer maps 16 bytes, which stay mapped until `unmap()` below.
-        let dev_at = |i: usize| unsafe { device[i / 16].as_ptr().add(i % 16) };
+        // Byte `i` of the 32 the device sees, around the segment boundary at `PAGE_SIZE`: the
+        // part and the byte in it.
+        let dev_at = |i: usize| (&device[i / 16], i % 16);
         let cpu_at = |t: &SgTable<'_>, i: usize| -> Result<u8> {
             let mut byte = [0u8; 1];
             t.read_at(PAGE_SIZE - 16 + i, &mut byte)?;
@@ -149,8 +182,8 @@ mod kunit {
 
         // The device writes all 32 bytes; the CPU syncs 8 around the boundary (12..20).
         for i in 0..32 {
-            // SAFETY: See `dev_at`.
-            unsafe { dev_at(i).write_volatile(0x22) };
+            let (part, at) = dev_at(i);
+            part.write(at, 0x22);
         }
         t.sync_range_for_cpu(PAGE_SIZE - 4, 8)?;
         for i in 0..32 {
@@ -165,14 +198,10 @@ mod kunit {
         for i in 0..32 {
             let synced = (12..20).contains(&i);
             let want = if synced || !bounce { 0x33 } else { 0x22 };
-            // SAFETY: See `dev_at`.
-            let got = unsafe { dev_at(i).read_volatile() };
-            assert!(same(fmt!("byte {i}"), got, want));
+            let (part, at) = dev_at(i);
+            assert!(same(fmt!("byte {i}"), part.read(at), want));
         }
-        for p in device {
-            // SAFETY: `p` came from `memremap()` above and is not used after this.
-            unsafe { bindings::memunmap(p.as_ptr().cast()) };
-        }
+        drop(device);
         t.unmap()?;
         if let Some(setup) = intended_setup() {
             assert_eq!(bounce, setup == Setup::Swiotlb);
@@ -513,15 +542,9 @@ mod kunit {
             }
             let seg = t.dma_iter()?.next().ok_or(ENOENT)?;
             // Act as the device, as `syncs_move_data_between_cpu_and_device` does.
-            // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot).
-            let device = unsafe {
-                bindings::memremap(seg.dma_address(), 1, bindings::MEMREMAP_WB as c_ulong)
-            };
-            let device: *mut u8 = NonNull::new(device).ok_or(ENOMEM)?.as_ptr().cast();
-            // SAFETY: `device` maps the first byte of the segment, mapped until `unmap()` below.
-            unsafe { device.write_volatile(0x22) };
-            // SAFETY: `device` came from `memremap()` above and is not used after this.
-            unsafe { bindings::memunmap(device.cast()) };
+            // SAFETY: `seg` is a mapped segment of RAM (the buffer or its bounce slot), which
+            // stays mapped until `unmap()` below, after the view is dropped.
+            unsafe { AsDevice::new(seg.dma_address(), 1) }?.write(0, 0x22);
             // Unmapping with `DMA_ATTR_SKIP_CPU_SYNC` too does not copy the bounce buffer back
             // (without bouncing, the device wrote the buffer itself).
             t.unmap()?;
